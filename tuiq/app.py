@@ -1,0 +1,449 @@
+"""``App``: settings, the task registry, and sending tasks to the broker."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import re
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kombu import Connection, Exchange, Queue
+from kombu.pools import producers
+
+from tuiq.config import Settings, settings_from_env, settings_from_object
+from tuiq.exceptions import NotRegistered, QueueNotFound
+from tuiq.protocol.task import build_task_message
+from tuiq.task import Task, current_task
+
+_default_app: App | None = None
+_app_lock = threading.Lock()
+
+#: Task options that ``@app.task(...)`` turns into class attributes.
+TASK_OPTIONS = frozenset({
+    "name", "max_retries", "default_retry_delay", "autoretry_for", "retry_kwargs",
+    "retry_backoff", "retry_backoff_max", "retry_jitter", "rate_limit", "time_limit",
+    "soft_time_limit", "ignore_result", "store_errors_even_if_ignored", "acks_late",
+    "acks_on_failure_or_timeout", "reject_on_worker_lost", "track_started", "throws",
+    "serializer", "queue", "priority", "expires", "typing", "shadow",
+})
+
+
+def current_app() -> App:
+    """The default app: the last one created, or a fresh one."""
+    global _default_app
+    with _app_lock:
+        if _default_app is None:
+            _default_app = App("default")
+        return _default_app
+
+
+def _signature_dicts(value: Any) -> list[dict[str, Any]]:
+    if not value:
+        return []
+    if isinstance(value, Mapping):
+        value = [value]
+    return [dict(item) for item in value]
+
+
+class TaskRegistry(dict):
+    """Task name to task instance."""
+
+    def __missing__(self, key: str) -> Task:
+        raise NotRegistered(key)
+
+    def user_tasks(self) -> list[str]:
+        """Names of tasks that are not built in, sorted."""
+        return sorted(name for name in self if not name.startswith(("celery.", "tuiq.")))
+
+
+class App:
+    """A tuiq application: where tasks are registered and sent from.
+
+    ``App("proj", broker="redis://...", backend="redis://...", config={...})``.
+    With no broker configured, the embedded Valkey server is used for both
+    broker and results.
+    """
+
+    def __init__(self, main: str | None = None, broker: str | None = None,
+                 backend: str | None = None, config: Mapping[str, Any] | object | None = None,
+                 include: Sequence[str] | None = None, set_as_current: bool = True,
+                 **settings: Any) -> None:
+        global _default_app
+        self.main = main
+        layers: list[Mapping[str, Any]] = []
+        if config is not None:
+            layers.append(settings_from_object(config) if not isinstance(config, Mapping)
+                          else dict(config))
+        layers.append(settings)
+        if broker:
+            layers.append({"broker_url": broker})
+        if backend:
+            layers.append({"result_backend": backend})
+        if include:
+            layers.append({"include": list(include)})
+        self.conf = Settings(*layers)
+        self.conf.update(settings_from_env())
+        self.tasks = TaskRegistry()
+        self._broker_override: str | None = None
+        self._backend_override: str | None = None
+        self._broker_url: str | None = None
+        self._backend = None
+        self._backend_lock = threading.Lock()
+        self._control = None
+        self._local = threading.local()
+        self._imported = False
+        from tuiq.canvas import register_builtin_tasks
+
+        register_builtin_tasks(self)
+        if set_as_current:
+            with _app_lock:
+                _default_app = self
+
+    # settings -----------------------------------------------------------------
+    def config_from_object(self, obj: object | str) -> None:
+        """Load settings from an object or a module path (``"proj.config"``)."""
+        self.conf.update(settings_from_object(obj))
+        self.conf.update(settings_from_env())
+        self._broker_url = None
+        self._backend = None
+
+    def config_from_envvar(self, variable: str) -> None:
+        """Load settings from the module named by an environment variable."""
+        import os
+
+        self.config_from_object(os.environ[variable])
+
+    def override_broker(self, url: str | None) -> None:
+        """Use ``url`` as the broker, above every other setting (``--broker``)."""
+        if url:
+            self._broker_override = url
+            self._broker_url = None
+
+    def override_backend(self, url: str | None) -> None:
+        """Use ``url`` as the result backend (``--result-backend``)."""
+        if url:
+            self._backend_override = url
+            self._backend = None
+
+    @property
+    def broker_url(self) -> str:
+        """The broker URL after precedence: flag, ``TUIQ_BROKER_URL``, config, embedded."""
+        if self._broker_url is None:
+            from tuiq.broker import resolve_broker_url
+
+            self._broker_url = resolve_broker_url(self._broker_override, self.conf.broker_url)
+        return self._broker_url
+
+    @property
+    def backend_url(self) -> str:
+        """The result backend URL after precedence."""
+        from tuiq.broker import resolve_backend_url
+
+        return resolve_backend_url(self._backend_override, self.conf.result_backend,
+                                   self.broker_url)
+
+    @property
+    def backend(self):
+        """The result backend."""
+        if self._backend is None:
+            with self._backend_lock:
+                if self._backend is None:
+                    from tuiq.backends import backend_from_url
+
+                    self._backend = backend_from_url(self.backend_url, self)
+        return self._backend
+
+    # tasks --------------------------------------------------------------------
+    def task(self, *args: Any, **options: Any) -> Any:
+        """Register a function as a task: ``@app.task`` or ``@app.task(bind=True, ...)``."""
+        if args and callable(args[0]) and not options:
+            return self._create_task(args[0])
+
+        def decorator(fun: Callable[..., Any]) -> Task:
+            return self._create_task(fun, **options)
+
+        return decorator
+
+    def _create_task(self, fun: Callable[..., Any], bind: bool = False,
+                     base: type[Task] | None = None, **options: Any) -> Task:
+        unknown = set(options) - TASK_OPTIONS
+        if unknown:
+            raise TypeError(f"unknown task option(s): {', '.join(sorted(unknown))}")
+        name = options.pop("name", None) or self.gen_task_name(fun.__name__, fun.__module__)
+        if "autoretry_for" in options:
+            options["autoretry_for"] = tuple(options["autoretry_for"])
+        if "throws" in options:
+            options["throws"] = tuple(options["throws"])
+        attrs = {
+            "name": name,
+            "app": self,
+            "run": fun if bind else staticmethod(fun),
+            "__doc__": fun.__doc__,
+            "__module__": fun.__module__,
+            "__qualname__": fun.__qualname__,
+            "__wrapped__": fun,
+            **options,
+        }
+        task_class = type(fun.__name__, (base or Task,), attrs)
+        task = task_class()
+        self.tasks[name] = task
+        return task
+
+    def register_task(self, task: Task | type[Task]) -> Task:
+        """Register a class-based task."""
+        if isinstance(task, type):
+            task = task()
+        if not task.name:
+            task.name = self.gen_task_name(type(task).__name__, type(task).__module__)
+        task.app = self
+        self.tasks[task.name] = task
+        return task
+
+    def gen_task_name(self, name: str, module: str) -> str:
+        """``module.name``, with ``__main__`` replaced by the app's main name."""
+        if module == "__main__" and self.main:
+            module = self.main
+        return f"{module}.{name}"
+
+    def import_modules(self) -> None:
+        """Import the modules named in ``imports`` and ``include`` (registering tasks)."""
+        if self._imported:
+            return
+        self._imported = True
+        for module in [*self.conf.imports, *self.conf.include]:
+            importlib.import_module(module)
+
+    # routing ------------------------------------------------------------------
+    def queue_for(self, name: str) -> Queue:
+        """The :class:`kombu.Queue` named ``name`` (declared ones, or created if allowed)."""
+        queues = self.queues()
+        if name in queues:
+            return queues[name]
+        if not self.conf.task_create_missing_queues:
+            raise QueueNotFound(name)
+        queue = Queue(name, Exchange(name, "direct"), routing_key=name,
+                      max_priority=self.conf.task_queue_max_priority)
+        queues[name] = queue
+        return queue
+
+    def queues(self) -> dict[str, Queue]:
+        """The configured queues by name (the default queue when none are set)."""
+        cached = getattr(self, "_queues", None)
+        if cached is not None:
+            return cached
+        conf = self.conf
+        default = conf.task_default_queue
+        found: dict[str, Queue] = {}
+        configured = conf.task_queues
+        if configured:
+            items = configured.values() if isinstance(configured, Mapping) else configured
+            for queue in items:
+                if isinstance(queue, Mapping):
+                    queue = Queue.from_dict(queue.get("name"), **queue)
+                found[queue.name] = queue
+        else:
+            exchange = Exchange(conf.task_default_exchange or default,
+                                conf.task_default_exchange_type)
+            found[default] = Queue(default, exchange,
+                                   routing_key=conf.task_default_routing_key or default,
+                                   max_priority=conf.task_queue_max_priority)
+        self._queues = found
+        return found
+
+    def route_for(self, task_name: str, args: Sequence[Any] = (),
+                  kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Routing options from ``task_routes`` (dicts with globs/regexes, lists, callables)."""
+        routes = self.conf.task_routes
+        if not routes:
+            return {}
+        if isinstance(routes, Mapping) or callable(routes):
+            routes = [routes]
+        for route in routes:
+            if callable(route):
+                found = route(task_name, args, kwargs or {}, {})
+                if found:
+                    return {"queue": found} if isinstance(found, str) else dict(found)
+                continue
+            for pattern, options in route.items():
+                matched = (
+                    pattern.match(task_name) if isinstance(pattern, re.Pattern)
+                    else fnmatch.fnmatchcase(task_name, pattern)
+                )
+                if matched:
+                    return {"queue": options} if isinstance(options, str) else dict(options)
+        return {}
+
+    # sending ------------------------------------------------------------------
+    def connection(self, url: str | None = None, **options: Any) -> Connection:
+        """A new (lazy) kombu connection to the broker."""
+        conf = self.conf
+        options.setdefault("transport_options", dict(conf.broker_transport_options or {}))
+        options.setdefault("connect_timeout", conf.broker_connection_timeout)
+        options.setdefault("heartbeat", conf.broker_heartbeat)
+        return Connection(url or self.broker_url, **options)
+
+    connection_for_write = connection
+
+    def _producer_connection(self) -> Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.connection()
+            self._local.connection = connection
+        return connection
+
+    def send_task(self, name: str, args: Sequence[Any] | None = None,
+                  kwargs: Mapping[str, Any] | None = None, *,
+                  countdown: float | None = None, eta: Any = None, expires: Any = None,
+                  task_id: str | None = None, queue: str | Queue | None = None,
+                  routing_key: str | None = None, exchange: str | Exchange | None = None,
+                  priority: int | None = None, serializer: str | None = None,
+                  compression: str | None = None, headers: Mapping[str, Any] | None = None,
+                  link: Any = None, link_error: Any = None, retry: bool | None = None,
+                  retry_policy: Mapping[str, Any] | None = None,
+                  ignore_result: bool | None = None, shadow: str | None = None,
+                  time_limit: float | None = None, soft_time_limit: float | None = None,
+                  timelimit: Sequence[float | None] | None = None,
+                  parent_id: str | None = None, root_id: str | None = None,
+                  group_id: str | None = None, group_index: int | None = None,
+                  chain: list | None = None, chord: Any = None, retries: int = 0,
+                  reply_to: str | None = None, producer: Any = None,
+                  **extra: Any):
+        """Send task ``name`` by name (it need not be registered here).
+
+        Returns an :class:`~tuiq.result.AsyncResult`. Raises
+        :class:`~tuiq.exceptions.BrokerUnavailable` when the broker cannot be reached.
+        """
+        from tuiq.result import AsyncResult
+
+        conf = self.conf
+        task_id = task_id or str(uuid.uuid4())
+        args = list(args or ())
+        kwargs = dict(kwargs or {})
+        parent = current_task()
+        if parent is not None and parent_id is None:
+            request = parent.request
+            if not request.called_directly:
+                parent_id = request.id
+                root_id = root_id or request.root_id
+        route = self.route_for(name, args, kwargs) if queue is None and routing_key is None \
+            else {}
+        queue = queue or route.get("queue")
+        routing_key = routing_key or route.get("routing_key")
+        exchange = exchange if exchange is not None else route.get("exchange")
+        if priority is None:
+            priority = route.get("priority", conf.task_default_priority)
+        registered = self.tasks.get(name)
+        if registered is not None:
+            time_limit = time_limit if time_limit is not None else registered.time_limit
+            soft_time_limit = (soft_time_limit if soft_time_limit is not None
+                               else registered.soft_time_limit)
+            if ignore_result is None:
+                ignore_result = registered.ignore_result
+        if timelimit is None:
+            timelimit = (time_limit, soft_time_limit)
+        queue_obj = self._resolve_queue(queue)
+        if exchange is None and routing_key is None:
+            # Celery publishes to the default exchange with the queue as
+            # routing key (PROTOCOL.md §1.1); do the same so both see one wire.
+            exchange_name, routing_key = "", queue_obj.name
+        else:
+            exchange_name = exchange.name if isinstance(exchange, Exchange) else (
+                exchange if exchange is not None else queue_obj.exchange.name)
+            routing_key = routing_key or queue_obj.routing_key
+        msg_headers, properties, body = build_task_message(
+            name, task_id, args, kwargs,
+            eta=eta, countdown=countdown, expires=expires, retries=retries,
+            timelimit=(timelimit[0], timelimit[1]), root_id=root_id, parent_id=parent_id,
+            group_id=group_id, group_index=group_index, shadow=shadow,
+            callbacks=_signature_dicts(link), errbacks=_signature_dicts(link_error),
+            chain=chain, chord=dict(chord) if chord else None,
+            ignore_result=ignore_result, reply_to=reply_to, extra_headers=headers,
+            stamped_headers=extra.pop("stamped_headers", None),
+            stamps=extra.pop("stamps", None),
+        )
+        publish_retry = conf.task_publish_retry if retry is None else retry
+        policy = dict(retry_policy or conf.task_publish_retry_policy)
+        publish_kwargs = {
+            "exchange": exchange_name,
+            "routing_key": routing_key,
+            "serializer": serializer or conf.task_serializer,
+            "compression": compression or conf.task_compression,
+            "headers": msg_headers,
+            "declare": [queue_obj],
+            "delivery_mode": conf.task_default_delivery_mode,
+            "retry": publish_retry,
+            "retry_policy": policy,
+            **properties,
+        }
+        if priority is not None:
+            publish_kwargs["priority"] = priority
+        self._publish(body, publish_kwargs, producer)
+        return AsyncResult(task_id, app=self)
+
+    def _resolve_queue(self, queue: str | Queue | None) -> Queue:
+        if isinstance(queue, Queue):
+            return queue
+        return self.queue_for(queue or self.conf.task_default_queue)
+
+    def _publish(self, body: Any, publish_kwargs: dict[str, Any], producer: Any) -> None:
+        from kombu.exceptions import OperationalError
+
+        from tuiq.broker import mask_url
+        from tuiq.exceptions import BrokerUnavailable
+
+        try:
+            if producer is not None:
+                producer.publish(body, **publish_kwargs)
+                return
+            with producers[self._producer_connection()].acquire(block=True) as pooled:
+                pooled.publish(body, **publish_kwargs)
+        except (OperationalError, ConnectionError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BrokerUnavailable(
+                f"cannot reach broker {mask_url(self.broker_url)}: {reason}"
+            ) from exc
+
+    # results and control ----------------------------------------------------------
+    def AsyncResult(self, task_id: str):  # noqa: N802 - Celery's name
+        """A result handle for ``task_id``."""
+        from tuiq.result import AsyncResult
+
+        return AsyncResult(task_id, app=self)
+
+    def GroupResult(self, group_id: str | None, results: list):  # noqa: N802
+        """A group result handle."""
+        from tuiq.result import GroupResult
+
+        return GroupResult(group_id, results, app=self)
+
+    @property
+    def control(self):
+        """The remote-control client (broadcast commands to workers)."""
+        if self._control is None:
+            from tuiq.control.client import ControlClient
+
+            self._control = ControlClient(self)
+        return self._control
+
+    @property
+    def current_task(self) -> Task | None:
+        """The task executing in this thread, if any."""
+        return current_task()
+
+    def close(self) -> None:
+        """Release the broker connection of this thread and the backend's."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.release()
+            self._local.connection = None
+        if self._backend is not None:
+            self._backend.close()
+
+    def __repr__(self) -> str:
+        return f"<tuiq.App {self.main or '__main__'}>"
+
+
+Celery = App

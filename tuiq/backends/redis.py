@@ -1,0 +1,189 @@
+"""The Redis result backend (also the embedded Valkey's), in Celery's format.
+
+Keys are ``celery-task-meta-<id>``; each write is one ``SETEX`` plus a
+``PUBLISH`` on the key's name, and a stored SUCCESS is never overwritten
+(PROTOCOL.md §5.1). The check-and-write runs as one Lua script, so it is
+atomic and costs a single round trip.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from kombu.serialization import dumps as kombu_dumps
+from kombu.serialization import loads as kombu_loads
+
+from tuiq import states
+from tuiq.backends.base import ResultBackend, build_meta
+from tuiq.exceptions import BrokerUnavailable, TimeoutError
+
+TASK_KEY_PREFIX = "celery-task-meta-"
+GROUP_KEY_PREFIX = "celery-taskset-meta-"
+
+# Write-once guard: a SUCCESS already stored wins over any later write
+# (a duplicate delivery, or a lost worker's late report).
+_STORE_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and decoded['status'] == 'SUCCESS' then
+    return 0
+  end
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+def redis_client_from_url(url: str, **options: Any) -> redis.Redis:
+    """A redis-py client for ``redis://``, ``rediss://`` or ``redis+socket://`` URLs."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("redis+socket", "socket", "unix"):
+        query = f"?{parts.query}" if parts.query else ""
+        options.pop("socket_connect_timeout", None)
+        return redis.Redis.from_url(f"unix://{parts.path}{query}", **options)
+    if scheme in ("valkey", "valkeys"):
+        url = urlunsplit((scheme.replace("valkey", "redis"), *parts[1:]))
+    return redis.Redis.from_url(url, **options)
+
+
+class RedisBackend(ResultBackend):
+    """Stores results in Redis/Valkey, readable by Celery's RedisBackend."""
+
+    def __init__(self, app, url: str) -> None:
+        super().__init__(app)
+        self.url = url
+        self._client: redis.Redis | None = None
+        self._pid = os.getpid()
+        self._store = None
+        conf = app.conf
+        self.expires = conf.result_expires
+        self.failure_expires = conf.result_failure_expires
+        self.serializer = conf.result_serializer
+        self.accept = conf.result_accept_content or conf.accept_content
+        self.extended = conf.result_extended
+        prefix = (conf.result_backend_transport_options or {}).get("global_keyprefix", "")
+        if prefix and prefix[-1] not in ":_-.":
+            prefix += "_"
+        self.keyprefix = prefix
+
+    @property
+    def client(self) -> redis.Redis:
+        """The client of this process (a forked child makes its own)."""
+        if self._client is None or self._pid != os.getpid():
+            self._client = redis_client_from_url(
+                self.url, socket_connect_timeout=5, health_check_interval=30
+            )
+            self._pid = os.getpid()
+            self._store = self._client.register_script(_STORE_SCRIPT)
+        return self._client
+
+    def key_for(self, task_id: str) -> str:
+        """The Redis key of a task's result."""
+        return f"{self.keyprefix}{TASK_KEY_PREFIX}{task_id}"
+
+    def encode(self, meta: dict[str, Any]) -> bytes | str:
+        """Serialize a meta dict with the result serializer."""
+        _, _, payload = kombu_dumps(meta, serializer=self.serializer)
+        return payload
+
+    def decode(self, payload: bytes | str) -> dict[str, Any]:
+        """Deserialize a stored meta value."""
+        content_type = "application/json"
+        if isinstance(payload, bytes) and payload[:1] not in (b"{", b"["):
+            content_type = "application/x-python-serialize"
+        return kombu_loads(payload, content_type, "utf-8", accept=None)
+
+    def _expiry_for(self, state: str) -> int:
+        expires = self.expires
+        if state == states.FAILURE and self.failure_expires is not None:
+            expires = self.failure_expires
+        if hasattr(expires, "total_seconds"):
+            expires = expires.total_seconds()
+        return int(expires or 0)
+
+    def store_result(self, task_id, result, state, traceback=None, request=None):
+        """Write the meta with SETEX and PUBLISH, unless SUCCESS is already stored."""
+        meta = build_meta(task_id, state, result, traceback, request, self.extended)
+        payload = self.encode(meta)
+        try:
+            client = self.client
+            self._store(keys=[self.key_for(task_id)], args=[payload, self._expiry_for(state)],
+                        client=client)
+        except redis.ConnectionError as exc:
+            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+        return meta
+
+    def get_task_meta(self, task_id):
+        """Read the meta; a missing key is PENDING."""
+        try:
+            payload = self.client.get(self.key_for(task_id))
+        except redis.ConnectionError as exc:
+            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+        if payload is None:
+            return {"status": states.PENDING, "result": None, "traceback": None,
+                    "children": [], "date_done": None, "task_id": task_id}
+        return self.decode(payload)
+
+    def get_many_meta(self, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Read several metas in one MGET."""
+        values = self.client.mget([self.key_for(t) for t in task_ids]) if task_ids else []
+        found = {}
+        for task_id, payload in zip(task_ids, values, strict=True):
+            found[task_id] = (
+                self.decode(payload) if payload is not None
+                else {"status": states.PENDING, "result": None, "task_id": task_id}
+            )
+        return found
+
+    def wait_for(self, task_id, timeout=None, interval=0.5):
+        """Wait for a ready state: subscribe first, then read, so nothing is missed."""
+        key = self.key_for(task_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(key)
+        except redis.ConnectionError as exc:
+            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+        try:
+            while True:
+                meta = self.get_task_meta(task_id)
+                if meta["status"] in states.READY_STATES:
+                    return meta
+                while True:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise TimeoutError("The operation timed out.")
+                    wait = interval if remaining is None else min(interval, remaining)
+                    message = pubsub.get_message(timeout=max(wait, 0.001))
+                    if message is None:
+                        break  # re-read the key: covers a publish lost on reconnect
+                    if message.get("type") == "message":
+                        meta = self.decode(message["data"])
+                        if meta.get("status") in states.READY_STATES:
+                            return meta
+        finally:
+            try:
+                pubsub.close()
+            except redis.RedisError:
+                pass
+
+    def forget(self, task_id):
+        """Delete the stored result."""
+        self.client.delete(self.key_for(task_id))
+
+    def close(self):
+        """Drop the connection pool."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None

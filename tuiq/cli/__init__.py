@@ -1,0 +1,1 @@
+"""The ``tuiq`` command line."""

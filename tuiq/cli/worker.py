@@ -1,0 +1,136 @@
+"""``tuiq worker``: start a worker node."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import time
+
+import click
+
+from tuiq.cli.common import CliError, load_app, setup_logging
+
+logger = logging.getLogger("tuiq.worker")
+
+
+def _write_pidfile(path: str) -> None:
+    """Create ``path`` with our pid; a stale file (dead pid) is replaced."""
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as handle:
+                    pid = int(handle.read().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _pid_alive(pid):
+                raise CliError(f"pidfile {path} names a running process ({pid})") from None
+            os.unlink(path)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return
+    raise CliError(f"cannot create pidfile {path}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+def _banner(worker, app) -> str:
+    from tuiq.broker import mask_url
+
+    tasks = app.tasks.user_tasks()
+    queues = ", ".join(
+        f"{q.name} (exchange={q.exchange.name or q.name}, key={q.routing_key})"
+        for q in worker.queues.values())
+    lines = [
+        f"tuiq {__import__('tuiq').__version__} -- {worker.hostname}",
+        f"  app:         {app.main or '__main__'}",
+        f"  broker:      {mask_url(app.broker_url)}",
+        f"  results:     {mask_url(app.backend_url)}",
+        f"  concurrency: {worker.concurrency} ({worker.pool_kind})",
+        f"  events:      {'ON' if worker.send_events else 'OFF'}",
+        f"  queues:      {queues}",
+        f"  tasks ({len(tasks)}):",
+        *[f"    . {name}" for name in tasks],
+    ]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("-A", "--app", "app_spec", metavar="APP", help="The app to load.")
+@click.option("-b", "--broker", metavar="URL", help="Broker URL.")
+@click.option("--result-backend", metavar="URL", help="Result backend URL.")
+@click.option("-l", "--loglevel", default="INFO", show_default=True, help="Logging level.")
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Pool size (default: CPUs).")
+@click.option("-n", "--hostname", metavar="NAME", help="Node name, e.g. w1@%h.")
+@click.option("-Q", "--queues", metavar="LIST", help="Comma-separated queues to consume.")
+@click.option("-P", "--pool", type=click.Choice(["prefork", "solo", "threads"]),
+              help="Execution pool.")
+@click.option("--prefetch-multiplier", type=click.IntRange(min=0),
+              help="Messages reserved per process (0: unlimited).")
+@click.option("--max-tasks-per-child", type=click.IntRange(min=1),
+              help="Replace a pool process after this many tasks.")
+@click.option("--max-memory-per-child", type=click.IntRange(min=1),
+              help="Replace a pool process above this resident memory (KiB).")
+@click.option("--time-limit", type=float, help="Hard time limit per task (seconds).")
+@click.option("--soft-time-limit", type=float, help="Soft time limit per task (seconds).")
+@click.option("--pidfile", metavar="PATH", help="Write the pid here (%n, %h, %d, %p allowed).")
+@click.option("--logfile", "-f", metavar="PATH",
+              help="Log file; %i/%I give each pool process its own file.")
+@click.option("--purge", is_flag=True, help="Delete waiting messages before starting.")
+@click.option("-E", "--events", is_flag=True, help="Send task events for monitors.")
+@click.pass_context
+def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concurrency,
+           hostname, queues, pool, prefetch_multiplier, max_tasks_per_child,
+           max_memory_per_child, time_limit, soft_time_limit, pidfile, logfile, purge,
+           events) -> None:
+    """Start a worker that runs tasks from the broker."""
+    started = time.monotonic()
+    from tuiq.broker import check_reachable
+    from tuiq.worker.nodenames import expand_hostname, node_format
+    from tuiq.worker.signals import restart_in_place
+    from tuiq.worker.worker import Worker
+
+    nodename = expand_hostname(hostname)
+    main_logfile = node_format(logfile, nodename, 0) if logfile else None
+    setup_logging(loglevel, main_logfile)
+    app = load_app(ctx, app_spec, broker, result_backend)
+    if time_limit is not None:
+        app.conf.task_time_limit = time_limit
+    if soft_time_limit is not None:
+        app.conf.task_soft_time_limit = soft_time_limit
+    check_reachable(app.broker_url)
+
+    def child_logging(index: int) -> None:
+        if logfile:
+            setup_logging(loglevel, node_format(logfile, nodename, index))
+
+    queue_names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    node = Worker(
+        app, nodename, concurrency=concurrency, pool=pool or app.conf.worker_pool,
+        queues=queue_names, prefetch_multiplier=prefetch_multiplier,
+        max_tasks_per_child=max_tasks_per_child, max_memory_per_child=max_memory_per_child,
+        purge=purge, send_events=events, log_setup=child_logging,
+    )
+    pid_path = node_format(pidfile, nodename) if pidfile else None
+    if pid_path:
+        _write_pidfile(pid_path)
+    try:
+        click.echo(_banner(node, app), err=True)
+        logger.debug("start-up took %.3fs before connecting", time.monotonic() - started)
+        code = node.start()
+    finally:
+        if pid_path and os.path.exists(pid_path):
+            os.unlink(pid_path)
+    if node.restart_requested:
+        restart_in_place()
+    sys.exit(code)

@@ -1,0 +1,63 @@
+"""The worker side of remote control: the pidbox node that runs commands.
+
+It listens on ``<nodename>.celery.pidbox`` (kombu's pidbox, declared exactly as
+Celery 5.7 declares it) and answers from :mod:`tuiq.control.registry`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kombu import pidbox
+
+from tuiq.control import builtin  # noqa: F401  (registers the built-in commands)
+from tuiq.control.builtin import NoReply
+from tuiq.control.registry import lookup
+
+logger = logging.getLogger("tuiq.worker")
+
+
+def make_mailbox(app) -> pidbox.Mailbox:
+    """The control mailbox with Celery 5.7's settings."""
+    conf = app.conf
+    return pidbox.Mailbox(
+        conf.control_exchange, type="fanout", accept=["json"],
+        queue_ttl=conf.control_queue_ttl, reply_queue_ttl=conf.control_queue_ttl,
+        queue_expires=conf.control_queue_expires, reply_queue_expires=conf.control_queue_expires,
+    )
+
+
+class ControlNode(pidbox.Node):
+    """A pidbox node that dispatches to the command registry."""
+
+    def handle(self, method: str, arguments: dict[str, Any] | None = None) -> Any:
+        """Run the command; unknown names and bad arguments become error replies."""
+        command = lookup(method)
+        if command is None:
+            raise KeyError(method)
+        return command.handler(self.state, **(arguments or {}))
+
+    def dispatch(self, method, arguments=None, reply_to=None, ticket=None, **kwargs):
+        """Run a command and reply unless the handler says not to."""
+        arguments = arguments or {}
+        try:
+            reply = self.handle(method, arguments)
+        except NoReply:
+            return None
+        except KeyError as exc:
+            reply = {"error": f"unknown command: {exc.args[0]!s}" if exc.args else repr(exc)}
+        except TypeError as exc:
+            reply = {"error": f"bad arguments for {method}: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - a command must never take the worker down
+            logger.exception("Control command %s failed", method)
+            reply = {"error": repr(exc)}
+        if reply_to:
+            self.reply({self.hostname: reply}, exchange=reply_to["exchange"],
+                       routing_key=reply_to["routing_key"], ticket=ticket)
+        return reply
+
+
+def create_node(app, mailbox: pidbox.Mailbox, hostname: str, state: Any, channel) -> ControlNode:
+    """Create the node for ``hostname`` bound to ``channel``."""
+    return ControlNode(hostname, state=state, channel=channel, handlers={}, mailbox=mailbox)

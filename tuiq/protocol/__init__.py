@@ -1,0 +1,1 @@
+"""Celery 5 wire protocol: task messages, exception dicts and serialization."""

@@ -1,0 +1,1 @@
+"""The worker engine: consumer, pool, node identity and rate limiting."""

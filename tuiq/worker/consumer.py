@@ -1,0 +1,397 @@
+"""The consumer: one thread that owns the broker connection.
+
+It receives task messages, keeps prefetched and ETA requests, hands work to
+the pool when a slot is free, and acknowledges or rejects every message. Pool
+callbacks arrive from other threads through a queue plus a wake-up pipe, so
+the channel is only ever touched here (kombu channels are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from kombu import Consumer as KombuConsumer
+from kombu.asynchronous import Hub
+from kombu.common import QoS
+from kombu.exceptions import ContentDisallowed, DecodeError
+
+from tuiq import states
+from tuiq.exceptions import InvalidTaskError, NotRegistered, TaskRevokedError
+from tuiq.protocol.task import parse_task_message
+from tuiq.worker.ratelimit import TokenBucket, parse_rate
+from tuiq.worker.request import Request
+
+if TYPE_CHECKING:
+    from tuiq.worker.worker import Worker
+
+logger = logging.getLogger("tuiq.worker")
+
+
+class Consumer:
+    """Task consumption and settlement, driven by a kombu event loop (``Hub``)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.app = worker.app
+        self.pool = worker.pool
+        self.hostname = worker.hostname
+        self.connection = None
+        self.hub: Hub | None = None
+        self.task_consumer: KombuConsumer | None = None
+        self.qos: QoS | None = None
+        self.generation = 0
+        self.ready: collections.deque[Request] = collections.deque()
+        self.active: dict[str, Request] = {}
+        self.scheduled: dict[str, tuple[Request, float]] = {}
+        self.rate_limited: dict[str, collections.deque[Request]] = {}
+        self.buckets: dict[str, TokenBucket | None] = {}
+        self._inbox: collections.deque[Callable[[], None]] = collections.deque()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.consuming = False
+
+    # threads -> loop -------------------------------------------------------------
+    def call_in_loop(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the consumer thread soon (safe from any thread)."""
+        self._inbox.append(fn)
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop is already due to wake
+
+    def _drain_inbox(self, *args: Any) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        self.run_inbox()
+
+    def run_inbox(self) -> None:
+        """Run callbacks posted by other threads."""
+        inbox = self._inbox
+        while inbox:
+            fn = inbox.popleft()
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - one bad callback must not stop the loop
+                logger.exception("Error in worker loop callback")
+
+    # connection lifecycle -------------------------------------------------------------
+    def attach(self, connection, hub: Hub) -> None:
+        """Start consuming the worker's queues on ``connection`` inside ``hub``."""
+        self.generation += 1
+        self.connection = connection
+        self.hub = hub
+        hub.add_reader(self._wake_r, self._drain_inbox)
+        channel = connection.default_channel
+        prefetch = self.prefetch_count()
+        is_amqp = connection.transport.driver_type == "amqp"
+
+        def set_qos(prefetch_count: int) -> None:
+            channel.basic_qos(0, prefetch_count, is_amqp)
+
+        self.qos = QoS(set_qos, prefetch)
+        self.qos.update()
+        self.task_consumer = KombuConsumer(
+            channel, queues=list(self.worker.queues.values()), on_message=self.on_message,
+            accept=None, no_ack=False, auto_declare=True,
+        )
+        self.task_consumer.consume()
+        self.consuming = True
+        logger.debug("basic.qos: prefetch_count->%s", prefetch)
+
+    def detach(self) -> None:
+        """Forget everything tied to a lost connection (the broker redelivers it)."""
+        self.consuming = False
+        self.task_consumer = None
+        for request in self.ready:
+            request.settled = True
+        for entry in self.scheduled.values():
+            entry[0].settled = True
+        dropped = len(self.ready) + len(self.scheduled) + sum(
+            len(q) for q in self.rate_limited.values())
+        if dropped:
+            logger.warning("Dropped %d prefetched task(s); the broker will deliver them again",
+                           dropped)
+        self.ready.clear()
+        self.scheduled.clear()
+        self.rate_limited.clear()
+
+    def prefetch_count(self) -> int:
+        """``concurrency × worker_prefetch_multiplier`` (0: unlimited)."""
+        multiplier = self.app.conf.worker_prefetch_multiplier
+        if self.worker.prefetch_multiplier is not None:
+            multiplier = self.worker.prefetch_multiplier
+        return int(self.pool.concurrency * multiplier)
+
+    def stop_consuming(self) -> None:
+        """Cancel the task consumer: no new messages arrive."""
+        if self.task_consumer is not None and self.consuming:
+            self.consuming = False
+            try:
+                self.task_consumer.cancel()
+            except Exception as exc:  # noqa: BLE001 - the connection may be gone already
+                logger.debug("cancel consumer: %r", exc)
+
+    def hand_back(self) -> int:
+        """Requeue every request that was received but not started."""
+        count = 0
+        pending = list(self.ready) + [r for r, _ in self.scheduled.values()]
+        for queue in self.rate_limited.values():
+            pending.extend(queue)
+        for request in pending:
+            if request.settled or request.generation != self.generation:
+                continue
+            request.settled = True
+            try:
+                request.reject(requeue=True)
+                count += 1
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("Could not hand back %r: %r", request, exc)
+        self.ready.clear()
+        self.scheduled.clear()
+        self.rate_limited.clear()
+        return count
+
+    # receiving -------------------------------------------------------------------
+    def on_message(self, message) -> None:
+        """Validate a task message and reserve it; bad messages are rejected, never looped."""
+        try:
+            self._on_message(message)
+        except Exception:  # noqa: BLE001 - a message must never take the worker down
+            logger.exception("Unexpected error handling a message; rejecting it")
+            try:
+                message.reject(requeue=False)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _on_message(self, message) -> None:
+        try:
+            payload = message.decode() if message.content_type in self._accept() else None
+            if payload is None:
+                raise ContentDisallowed(message.content_type)
+        except ContentDisallowed:
+            logger.error("Refusing to deserialize untrusted content of type %s (%s); "
+                         "message rejected", message.content_type,
+                         (message.headers or {}).get("id", "no id"))
+            message.reject(requeue=False)
+            return
+        except DecodeError as exc:
+            logger.error("Can't decode message body: %r; message dropped", exc)
+            message.ack()
+            return
+        try:
+            task_message = parse_task_message(message.headers, payload, message.properties,
+                                              message.delivery_info)
+        except InvalidTaskError as exc:
+            logger.error("Received invalid task message: %s; message rejected", exc)
+            message.reject(requeue=False)
+            return
+        try:
+            task = self.app.tasks[task_message.name]
+        except NotRegistered as exc:
+            logger.error("Received unregistered task of type %r; message rejected",
+                         task_message.name)
+            self._store_quietly(self.app.backend.mark_as_failure, task_message.id, exc)
+            message.reject(requeue=False)
+            self.worker.on_task_failed_early(task_message, exc)
+            return
+        request = Request(message, task_message, task, self.hostname, self.generation)
+        self.worker.stats_received(request)
+        if self._discard_if_revoked(request):
+            return
+        if task_message.eta is not None:
+            delay = (task_message.eta - datetime.now(UTC)).total_seconds()
+            if delay > 0:
+                self.scheduled[request.id] = (request, time.time() + delay)
+                self.qos.increment_eventually()
+                self.hub.call_later(delay, self._eta_due, request)
+                logger.info("Task %s[%s] received, ETA %s", request.name, request.id,
+                            task_message.eta.isoformat())
+                return
+        logger.info("Task %s[%s] received", request.name, request.id)
+        self.reserve(request)
+
+    def _accept(self) -> set[str]:
+        accepted = getattr(self, "_accept_cache", None)
+        if accepted is None:
+            from kombu.serialization import prepare_accept_content
+
+            accepted = set(prepare_accept_content(self.app.conf.accept_content))
+            self._accept_cache = accepted
+        return accepted
+
+    def _store_quietly(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the backend may be down; log and go on
+            logger.error("Could not store result: %r", exc)
+
+    def _eta_due(self, request: Request) -> None:
+        if self.scheduled.pop(request.id, None) is None or request.settled:
+            return
+        self.qos.decrement_eventually()
+        if not self._discard_if_revoked(request):
+            self.reserve(request)
+
+    def _discard_if_revoked(self, request: Request) -> bool:
+        msg = request.task_message
+        reason = None
+        if request.id in self.worker.revoked:
+            reason = "revoked"
+        elif msg.expires is not None and msg.expires <= datetime.now(UTC):
+            reason = "expired"
+            self.worker.revoked.add(request.id)
+        if reason is None:
+            return False
+        logger.info("Discarding %s task %s[%s]", reason, request.name, request.id)
+        self._store_quietly(self.app.backend.store_result, request.id,
+                            TaskRevokedError(reason), states.REVOKED)
+        request.settled = True
+        request.ack()
+        self.worker.on_task_revoked(request, expired=reason == "expired")
+        return True
+
+    # dispatching ------------------------------------------------------------------
+    def reserve(self, request: Request) -> None:
+        """Queue ``request`` for the pool, honouring its task's rate limit."""
+        bucket = self._bucket_for(request.name)
+        if bucket is not None:
+            waiting = self.rate_limited.setdefault(request.name, collections.deque())
+            if waiting or not bucket.can_consume(1):
+                waiting.append(request)
+                if len(waiting) == 1:
+                    self.hub.call_later(bucket.expected_time(1), self._release_rate_limited,
+                                        request.name)
+                return
+        self.ready.append(request)
+        self.dispatch()
+
+    def _bucket_for(self, name: str) -> TokenBucket | None:
+        if name in self.buckets:
+            return self.buckets[name]
+        bucket = None
+        if not self.app.conf.worker_disable_rate_limits:
+            task = self.app.tasks.get(name)
+            rate = task.rate_limit if task is not None else None
+            if rate is None:
+                rate = self.app.conf.task_default_rate_limit
+            per_second = parse_rate(rate) if rate is not None else None
+            if per_second:
+                bucket = TokenBucket(per_second, 1)
+        self.buckets[name] = bucket
+        return bucket
+
+    def _release_rate_limited(self, name: str) -> None:
+        waiting = self.rate_limited.get(name)
+        bucket = self.buckets.get(name)
+        if not waiting:
+            return
+        if bucket is None:
+            self.ready.extend(waiting)
+            waiting.clear()
+        else:
+            while waiting and bucket.can_consume(1):
+                self.ready.append(waiting.popleft())
+            if waiting:
+                self.hub.call_later(bucket.expected_time(1), self._release_rate_limited, name)
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        """Hand ready requests to the pool while it has free slots."""
+        worker = self.worker
+        while self.ready and len(self.active) < self.pool.concurrency and not worker.stopping:
+            request = self.ready.popleft()
+            if request.settled or self._discard_if_revoked(request):
+                continue
+            self.start(request)
+
+    def start(self, request: Request) -> None:
+        """Run ``request`` in the pool; early-ack tasks are acknowledged now."""
+        self.active[request.id] = request
+        request.time_start = time.time()
+        if not request.acks_late:
+            request.ack()
+        soft, hard = request.time_limits()
+        self.worker.stats.task_accepted(request.name)
+        generation = self.generation
+        self.pool.apply(
+            request.job_payload(),
+            on_accept=lambda pid: self.call_in_loop(lambda: self._accepted(request, pid)),
+            on_done=lambda summary: self.call_in_loop(
+                lambda: self._done(request, summary, generation)),
+            on_error=lambda exc, text: self.call_in_loop(
+                lambda: self._failed(request, exc, text, generation)),
+            soft=soft, hard=hard,
+        )
+
+    def _accepted(self, request: Request, pid: int) -> None:
+        request.worker_pid = pid
+        self.worker.on_task_started(request)
+
+    def _settle(self, request: Request, generation: int, ack: bool = True,
+                requeue: bool | None = None) -> None:
+        self.active.pop(request.id, None)
+        request.settled = True
+        if generation == self.generation and self.connection is not None:
+            try:
+                if requeue is not None:
+                    request.reject(requeue=requeue)
+                elif ack:
+                    request.ack()
+            except Exception as exc:  # noqa: BLE001 - the connection may have just gone
+                logger.warning("Could not settle %r: %r", request, exc)
+        self.dispatch()
+
+    def _done(self, request: Request, summary: dict[str, Any], generation: int) -> None:
+        state = summary["state"]
+        self.worker.on_task_finished(request, summary)
+        if state == states.REJECTED:
+            self._settle(request, generation, requeue=bool(summary.get("requeue")))
+        elif state == states.FAILURE and request.acks_late and not (
+                request.task.acks_on_failure_or_timeout
+                and self.app.conf.task_acks_on_failure_or_timeout):
+            self._settle(request, generation, requeue=False)
+        else:
+            self._settle(request, generation)
+
+    def _failed(self, request: Request, exc: BaseException, text: str | None,
+                generation: int) -> None:
+        from billiard.exceptions import TimeLimitExceeded, WorkerLostError
+
+        if isinstance(exc, WorkerLostError) and request.acks_late and \
+                request.reject_on_worker_lost:
+            logger.error("Task %s[%s] lost its process; requeued: %s", request.name,
+                         request.id, exc)
+            self.worker.on_task_rejected(request, requeue=True)
+            self._settle(request, generation, requeue=True)
+            return
+        if isinstance(exc, TimeLimitExceeded):
+            logger.error("Task %s[%s] hard time limit (%ss) exceeded; process replaced",
+                         request.name, request.id, exc.args[0] if exc.args else "?")
+        else:
+            logger.error("Task %s[%s] failed in the pool: %r", request.name, request.id, exc)
+        self._store_quietly(self.app.backend.mark_as_failure, request.id, exc,
+                            traceback=None if isinstance(exc, WorkerLostError) else text)
+        self.worker.on_task_finished(request, {
+            "state": states.FAILURE, "exception": repr(exc), "traceback": text or "",
+            "runtime": time.time() - (request.time_start or time.time()),
+        })
+        self._settle(request, generation)
+
+    # revokes ------------------------------------------------------------------------
+    def terminate(self, task_id: str, signum: int) -> bool:
+        """Signal the process running ``task_id``; False if it is not running here."""
+        request = self.active.get(task_id)
+        if request is None or request.worker_pid is None:
+            return False
+        self.pool.terminate_job(request.worker_pid, signum)
+        return True

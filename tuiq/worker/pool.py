@@ -1,0 +1,245 @@
+"""Execution pools: prefork (billiard), threads and solo, behind one small interface.
+
+A pool runs ``execute_job`` for a request and reports back through three
+callbacks (accepted, done, failed) which may fire on other threads; the
+worker turns them into messages for its event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import billiard
+import billiard.pool
+from billiard.einfo import ExceptionInfo
+
+from tuiq.worker import trace
+
+logger = logging.getLogger("tuiq.worker")
+
+OnAccept = Callable[[int], None]
+OnDone = Callable[[dict[str, Any]], None]
+OnError = Callable[[BaseException, str | None], None]
+
+
+def _child_init(log_setup: Callable[[int], None] | None, index_counter) -> None:
+    # Children ignore INT so a terminal ctrl+c (sent to the whole process
+    # group) lets them finish their task during the parent's warm shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+    index = 1
+    if index_counter is not None:
+        with index_counter.get_lock():
+            index_counter.value += 1
+            index = index_counter.value
+    os.environ["TUIQ_POOL_INDEX"] = str(index)
+    if log_setup is not None:
+        log_setup(index)
+
+
+class BasePool:
+    """What the worker needs from a pool."""
+
+    implementation = "tuiq.worker.pool:BasePool"
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+
+    def start(self) -> None:
+        """Start the pool's processes or threads."""
+
+    def apply(self, job: dict[str, Any], on_accept: OnAccept, on_done: OnDone,
+              on_error: OnError, soft: float | None, hard: float | None) -> None:
+        """Run ``job``; the callbacks report its outcome."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Wait for running jobs, then stop (warm)."""
+
+    def terminate(self) -> None:
+        """Stop now, killing running jobs (cold)."""
+
+    def terminate_job(self, pid: int, sig: int) -> None:
+        """Send ``sig`` to the process running a job."""
+        raise NotImplementedError(f"the {self.implementation} pool cannot terminate tasks")
+
+    def processes(self) -> list[int]:
+        """Pids of the pool's processes."""
+        return [os.getpid()]
+
+    def info(self) -> dict[str, Any]:
+        """The ``pool`` section of ``inspect stats``."""
+        return {"implementation": self.implementation, "max-concurrency": self.concurrency}
+
+
+class PreforkPool(BasePool):
+    """Child processes from billiard: real parallelism, time limits, lost-child detection."""
+
+    implementation = "tuiq.worker.pool:PreforkPool"
+
+    def __init__(self, concurrency: int, max_tasks_per_child: int | None = None,
+                 max_memory_per_child: int | None = None, lost_wait: float = 1.0,
+                 log_setup: Callable[[int], None] | None = None) -> None:
+        super().__init__(concurrency)
+        self.max_tasks_per_child = max_tasks_per_child
+        self.max_memory_per_child = max_memory_per_child
+        self.lost_wait = lost_wait
+        self.log_setup = log_setup
+        self._pool: billiard.pool.Pool | None = None
+
+    def start(self) -> None:
+        """Fork the children."""
+        counter = billiard.Value("i", 0)
+        self._pool = billiard.pool.Pool(
+            processes=self.concurrency,
+            initializer=_child_init,
+            initargs=(self.log_setup, counter),
+            maxtasksperchild=self.max_tasks_per_child,
+            max_memory_per_child=self.max_memory_per_child,
+            lost_worker_timeout=self.lost_wait,
+            enable_timeouts=True,
+            putlocks=False,
+        )
+
+    def apply(self, job, on_accept, on_done, on_error, soft, hard):
+        """Queue ``job`` for the next free child."""
+        def accepted(pid: int, time_accepted: float) -> None:
+            on_accept(pid)
+
+        def failed(info: Any) -> None:
+            if isinstance(info, ExceptionInfo):
+                on_error(info.exception, info.traceback)
+            else:
+                on_error(info if isinstance(info, BaseException) else RuntimeError(repr(info)),
+                         None)
+
+        self._pool.apply_async(
+            trace.execute_job, (job,), callback=on_done, error_callback=failed,
+            accept_callback=accepted, soft_timeout=soft, timeout=hard,
+        )
+
+    def stop(self) -> None:
+        """Let running jobs finish, then reap the children."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def terminate(self) -> None:
+        """Kill the children now."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def terminate_job(self, pid: int, sig: int) -> None:
+        """Signal the child running a job."""
+        if self._pool is not None:
+            self._pool.terminate_job(pid, sig)
+
+    def grow(self, n: int = 1) -> None:
+        """Add ``n`` children."""
+        self._pool.grow(n)
+        self.concurrency += n
+
+    def shrink(self, n: int = 1) -> None:
+        """Remove ``n`` idle children."""
+        self._pool.shrink(n)
+        self.concurrency -= n
+
+    def processes(self) -> list[int]:
+        """Pids of the children."""
+        if self._pool is None:
+            return []
+        return [p.pid for p in self._pool._pool if p.pid]
+
+    def info(self) -> dict[str, Any]:
+        """Pool details for ``inspect stats``."""
+        return {
+            "implementation": "celery.concurrency.prefork:TaskPool",
+            "max-concurrency": self.concurrency,
+            "processes": self.processes(),
+            "max-tasks-per-child": self.max_tasks_per_child or "N/A",
+            "put-guarded-by-semaphore": False,
+            "timeouts": [0, 0],
+            "writes": "N/A",
+        }
+
+
+class ThreadsPool(BasePool):
+    """A thread pool: for I/O-bound tasks; no time limits and no terminate."""
+
+    implementation = "tuiq.worker.pool:ThreadsPool"
+
+    def __init__(self, concurrency: int) -> None:
+        super().__init__(concurrency)
+        self._executor: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the threads."""
+        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tuiq-task")
+
+    def apply(self, job, on_accept, on_done, on_error, soft, hard):
+        """Submit ``job`` to a thread."""
+        def run() -> None:
+            on_accept(os.getpid())
+            try:
+                summary = trace.execute_job(job)
+            except BaseException as exc:  # noqa: BLE001 - reported to the main loop
+                import traceback
+
+                on_error(exc, traceback.format_exc())
+            else:
+                on_done(summary)
+
+        self._executor.submit(run)
+
+    def stop(self) -> None:
+        """Wait for running tasks."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    def terminate(self) -> None:
+        """Threads cannot be killed: stop taking work and return."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class SoloPool(BasePool):
+    """Runs each task in the worker's own loop, one at a time."""
+
+    implementation = "tuiq.worker.pool:SoloPool"
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    def apply(self, job, on_accept, on_done, on_error, soft, hard):
+        """Run ``job`` right here."""
+        on_accept(os.getpid())
+        try:
+            summary = trace.execute_job(job)
+        except Exception as exc:  # noqa: BLE001 - reported like a pool failure
+            import traceback
+
+            on_error(exc, traceback.format_exc())
+        else:
+            on_done(summary)
+
+
+def create_pool(kind: str, concurrency: int, **options: Any) -> BasePool:
+    """The pool named ``kind``: ``prefork``, ``threads`` or ``solo``."""
+    if kind == "prefork":
+        return PreforkPool(concurrency, **options)
+    if kind == "threads":
+        return ThreadsPool(concurrency)
+    if kind == "solo":
+        return SoloPool()
+    raise ValueError(f"unknown pool {kind!r}: choose prefork, threads or solo")

@@ -1,0 +1,117 @@
+"""A task request in the worker's main process: the message and its bookkeeping."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tuiq.protocol.task import TaskMessage
+from tuiq.task import Task
+
+
+class Request:
+    """One received task message, from reservation to settlement."""
+
+    __slots__ = (
+        "message", "task_message", "task", "hostname", "generation", "time_received",
+        "time_start", "worker_pid", "acknowledged", "settled", "job",
+    )
+
+    def __init__(self, message: Any, task_message: TaskMessage, task: Task, hostname: str,
+                 generation: int) -> None:
+        self.message = message
+        self.task_message = task_message
+        self.task = task
+        self.hostname = hostname
+        self.generation = generation
+        self.time_received = time.time()
+        self.time_start: float | None = None
+        self.worker_pid: int | None = None
+        self.acknowledged = False
+        self.settled = False
+        self.job: Any = None
+
+    @property
+    def id(self) -> str:
+        """The task id."""
+        return self.task_message.id
+
+    @property
+    def name(self) -> str:
+        """The registered task name."""
+        return self.task_message.name
+
+    @property
+    def acks_late(self) -> bool:
+        """Whether the message is acknowledged after the task finishes."""
+        return bool(self.task.acks_late or self.task.app.conf.task_acks_late)
+
+    @property
+    def reject_on_worker_lost(self) -> bool:
+        """Whether a lost child requeues the message (late ack only)."""
+        value = self.task.reject_on_worker_lost
+        if value is None:
+            value = self.task.app.conf.task_reject_on_worker_lost
+        return bool(value)
+
+    def time_limits(self) -> tuple[float | None, float | None]:
+        """``(soft, hard)`` limits: the message's, else the task's, else the worker's."""
+        hard, soft = self.task_message.timelimit
+        conf = self.task.app.conf
+        if hard is None:
+            hard = self.task.time_limit if self.task.time_limit is not None \
+                else conf.task_time_limit
+        if soft is None:
+            soft = self.task.soft_time_limit if self.task.soft_time_limit is not None \
+                else conf.task_soft_time_limit
+        return soft, hard
+
+    def job_payload(self) -> dict[str, Any]:
+        """What the pool process needs to run the task (small and picklable)."""
+        msg = self.task_message
+        return {
+            "id": msg.id, "name": msg.name, "args": msg.args, "kwargs": msg.kwargs,
+            "headers": msg.headers, "embed": msg.embed, "properties": {
+                "reply_to": msg.properties.get("reply_to"),
+                "correlation_id": msg.properties.get("correlation_id"),
+            },
+            "delivery_info": {
+                "exchange": msg.delivery_info.get("exchange"),
+                "routing_key": msg.delivery_info.get("routing_key"),
+                "priority": msg.properties.get("priority"),
+                "redelivered": bool(msg.delivery_info.get("redelivered")),
+            },
+        }
+
+    def info(self, safe: bool = False) -> dict[str, Any]:
+        """TASK_INFO as ``inspect active/reserved`` replies carry it."""
+        msg = self.task_message
+        return {
+            "id": msg.id, "name": msg.shadow, "type": msg.name,
+            "args": msg.argsrepr if safe else msg.args,
+            "kwargs": msg.kwargsrepr if safe else msg.kwargs,
+            "hostname": self.hostname, "time_start": self.time_start,
+            "acknowledged": self.acknowledged,
+            "delivery_info": {
+                "exchange": msg.delivery_info.get("exchange"),
+                "routing_key": msg.delivery_info.get("routing_key"),
+                "priority": msg.properties.get("priority"),
+                "redelivered": bool(msg.delivery_info.get("redelivered")),
+            },
+            "worker_pid": self.worker_pid,
+        }
+
+    def ack(self) -> None:
+        """Acknowledge the message once (a message of a lost connection is skipped)."""
+        if not self.acknowledged:
+            self.acknowledged = True
+            self.message.ack()
+
+    def reject(self, requeue: bool = False) -> None:
+        """Reject the message once."""
+        if not self.acknowledged:
+            self.acknowledged = True
+            self.message.reject(requeue=requeue)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.name}[{self.id}]>"
