@@ -94,6 +94,7 @@ class App:
         self._backend_lock = threading.Lock()
         self._control = None
         self._local = threading.local()
+        self._oid = str(uuid.uuid4())
         self._imported = False
         from tuiq.canvas import register_builtin_tasks
 
@@ -216,6 +217,11 @@ class App:
         for module in [*self.conf.imports, *self.conf.include]:
             importlib.import_module(module)
 
+    @property
+    def oid(self) -> str:
+        """This app's reply address, sent as ``reply_to`` on every task (as Celery does)."""
+        return self._oid
+
     # routing ------------------------------------------------------------------
     def queue_for(self, name: str) -> Queue:
         """The :class:`kombu.Queue` named ``name`` (declared ones, or created if allowed)."""
@@ -310,11 +316,14 @@ class App:
                   group_id: str | None = None, group_index: int | None = None,
                   chain: list | None = None, chord: Any = None, retries: int = 0,
                   reply_to: str | None = None, producer: Any = None,
-                  **extra: Any):
+                  add_to_parent: bool = True, **extra: Any):
         """Send task ``name`` by name (it need not be registered here).
 
         Returns an :class:`~tuiq.result.AsyncResult`. Raises
         :class:`~tuiq.exceptions.BrokerUnavailable` when the broker cannot be reached.
+        Sent from inside a running task, the new task is recorded in that task's
+        ``children`` (stored with its result, as Celery does) unless ``add_to_parent``
+        is false.
         """
         from tuiq.result import AsyncResult
 
@@ -323,11 +332,12 @@ class App:
         args = list(args or ())
         kwargs = dict(kwargs or {})
         parent = current_task()
-        if parent is not None and parent_id is None:
-            request = parent.request
-            if not request.called_directly:
-                parent_id = request.id
-                root_id = root_id or request.root_id
+        parent_request = None
+        if parent is not None and not parent.request.called_directly:
+            parent_request = parent.request
+        if parent_request is not None and parent_id is None:
+            parent_id = parent_request.id
+            root_id = root_id or parent_request.root_id
         route = self.route_for(name, args, kwargs) if queue is None and routing_key is None \
             else {}
         queue = queue or route.get("queue")
@@ -360,10 +370,15 @@ class App:
             group_id=group_id, group_index=group_index, shadow=shadow,
             callbacks=_signature_dicts(link), errbacks=_signature_dicts(link_error),
             chain=chain, chord=dict(chord) if chord else None,
-            ignore_result=ignore_result, reply_to=reply_to, extra_headers=headers,
+            ignore_result=ignore_result, reply_to=reply_to or self.oid, extra_headers=headers,
             stamped_headers=extra.pop("stamped_headers", None),
             stamps=extra.pop("stamps", None),
         )
+        # kombu takes ``expiration`` in seconds and writes the millisecond string
+        # itself; handing it the wire string would multiply a str (a 120000-digit crash).
+        expiration_ms = properties.pop("expiration", None)
+        if expiration_ms is not None:
+            properties["expiration"] = int(expiration_ms) / 1000
         publish_retry = conf.task_publish_retry if retry is None else retry
         policy = dict(retry_policy or conf.task_publish_retry_policy)
         publish_kwargs = {
@@ -381,7 +396,10 @@ class App:
         if priority is not None:
             publish_kwargs["priority"] = priority
         self._publish(body, publish_kwargs, producer)
-        return AsyncResult(task_id, app=self)
+        result = AsyncResult(task_id, app=self)
+        if add_to_parent and parent_request is not None:
+            parent_request.children.append(result.as_tuple())
+        return result
 
     def _resolve_queue(self, queue: str | Queue | None) -> Queue:
         if isinstance(queue, Queue):

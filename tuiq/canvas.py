@@ -158,6 +158,21 @@ def _as_signature(value: Any, app=None) -> Signature:
     return Signature(value, app=app)
 
 
+def _app_of(app, tasks: Sequence[Signature]):
+    """``app``, else the app the first task was bound to, else the current app.
+
+    A workflow built from ``task.s()`` signatures must send through those tasks'
+    app, not whichever app happens to be current (Celery's ``_chain.app``).
+    """
+    if app is None and tasks:
+        app = tasks[0]._app
+    if app is None:
+        from tuiq.app import current_app
+
+        return current_app()
+    return app
+
+
 class chain(Signature):  # noqa: N801 - Celery's name
     """Tasks run one after another, each receiving the previous result."""
 
@@ -172,6 +187,11 @@ class chain(Signature):  # noqa: N801 - Celery's name
         super().__init__("celery.chain", (), {"tasks": [dict(t) for t in steps]}, options,
                          subtask_type="chain", app=app)
         self.tasks = steps
+
+    @property
+    def app(self):
+        """The chain's app, else its first step's (as Celery), else the current app."""
+        return _app_of(self._app, self.tasks)
 
     def apply_async(self, args: Sequence[Any] | None = None,
                     kwargs: Mapping[str, Any] | None = None, **options: Any):
@@ -195,6 +215,10 @@ class chain(Signature):  # noqa: N801 - Celery's name
         first.apply_async(args, kwargs, chain=remaining or None, root_id=root_id, **options)
         return results[-1]
 
+    def __call__(self, *args: Any, **kwargs: Any):
+        """``chain(...)()`` sends the chain, as in Celery (it does not run it here)."""
+        return self.apply_async(args, kwargs)
+
     def __or__(self, other: Any) -> chain:
         if isinstance(other, Signature):
             return chain(*self.tasks, other, app=self._app)
@@ -215,6 +239,11 @@ class group(Signature):  # noqa: N801 - Celery's name
         super().__init__("celery.group", (), {"tasks": [dict(t) for t in self.tasks]}, options,
                          subtask_type="group", app=app)
 
+    @property
+    def app(self):
+        """The group's app, else its first member's (as Celery), else the current app."""
+        return _app_of(self._app, self.tasks)
+
     def apply_async(self, args: Sequence[Any] | None = None,
                     kwargs: Mapping[str, Any] | None = None, **options: Any):
         """Send every member with a shared group id."""
@@ -224,6 +253,10 @@ class group(Signature):  # noqa: N801 - Celery's name
             results.append(task.apply_async(args, kwargs, group_id=group_id,
                                             group_index=index, **options))
         return self.app.GroupResult(group_id, results)
+
+    def __call__(self, *args: Any, **options: Any):
+        """``group(...)()`` sends the group, as in Celery (it does not run it here)."""
+        return self.apply_async(args, **options)
 
     def __repr__(self) -> str:
         return f"group({', '.join(repr(t) for t in self.tasks)})"

@@ -66,8 +66,13 @@ class AsyncResult:
 
     @property
     def children(self) -> list:
-        """Results of tasks this task sent, as stored."""
-        return self._get_meta().get("children") or []
+        """Results of the tasks this task sent (its callbacks, next chain step...).
+
+        As in Celery, the stored ``[[id, parent], nodes]`` tuples come back as
+        :class:`AsyncResult` (or :class:`GroupResult`) objects.
+        """
+        return [result_from_tuple(child, self.app)
+                for child in self._get_meta().get("children") or []]
 
     def ready(self) -> bool:
         """True once the task succeeded, failed or was revoked."""
@@ -182,3 +187,19 @@ class GroupResult:
 
     def __repr__(self) -> str:
         return f"<GroupResult: {self.id} [{', '.join(r.id for r in self.results)}]>"
+
+
+def result_from_tuple(value: Any, app=None) -> AsyncResult | GroupResult:
+    """Rebuild a result from its stored tuple form ``[[id, parent], nodes]`` (Celery's).
+
+    ``nodes`` not None means a group; ``parent`` is itself a tuple or None. A value
+    that is already a result object is returned unchanged.
+    """
+    if isinstance(value, AsyncResult | GroupResult):
+        return value
+    head, nodes = value
+    task_id, parent = head if isinstance(head, list | tuple) else (head, None)
+    if nodes is not None:
+        return GroupResult(task_id, [result_from_tuple(node, app) for node in nodes], app=app)
+    return AsyncResult(task_id, app=app,
+                       parent=result_from_tuple(parent, app) if parent else None)

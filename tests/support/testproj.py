@@ -50,7 +50,10 @@ def die_late(marker):
 
 
 @app.task(name="testproj.late", acks_late=True)
-def late(seconds):
+def late(seconds, marker=None):
+    if marker:
+        with open(marker, "a") as handle:
+            handle.write(f"start {os.getpid()}\n")
     time.sleep(seconds)
     return seconds
 
@@ -107,3 +110,46 @@ def soft():
 @app.task(name="testproj.hard", time_limit=0.5)
 def hard():
     time.sleep(5)
+
+
+@app.task(name="testproj.now")
+def now():
+    """When (epoch seconds) and where (pid) the task ran."""
+    return {"time": time.time(), "pid": os.getpid()}
+
+
+@app.task(name="testproj.inspect_request", bind=True)
+def inspect_request(self, header=None):
+    r = self.request
+    info = r.delivery_info or {}
+    return {"id": r.id, "hostname": r.hostname, "routing_key": info.get("routing_key"),
+            "priority": info.get("priority"), "eta": r.eta, "expires": r.expires,
+            "header": r.get(header) if header else None, "root_id": r.root_id,
+            "parent_id": r.parent_id, "origin": r.origin, "retries": r.retries}
+
+
+@app.task(name="testproj.tracked", track_started=True)
+def tracked(seconds):
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@app.task(name="testproj.quiet", ignore_result=True)
+def quiet(marker=None):
+    if marker:
+        with open(marker, "a") as handle:
+            handle.write("ran\n")
+    return "not stored"
+
+
+@app.task(name="testproj.state_then_ignore", bind=True)
+def state_then_ignore(self):
+    self.update_state(state="HALFWAY", meta={"done": 1})
+    raise Ignore()
+
+
+@app.task(name="testproj.retry_once", bind=True, max_retries=3)
+def retry_once(self, countdown=0.3):
+    if self.request.retries < 1:
+        raise self.retry(exc=KeyError("again"), countdown=countdown)
+    return self.request.retries

@@ -49,7 +49,8 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-                raise AssertionError(f"worker did not stop on TERM:\n{self.log()[-3000:]}")
+                raise AssertionError(
+                    f"worker did not stop on TERM:\n{self.log()[-3000:]}") from None
         return self.process.returncode
 
 

@@ -193,7 +193,9 @@ def build_task_message(
     if reply_to:
         properties["reply_to"] = reply_to
     if expires_iso is not None:
-        remaining = (parse_iso(expires_iso) - utcnow()).total_seconds()
+        # Celery uses a numeric ``expires`` as the TTL itself ("120000" for 120).
+        remaining = (float(expires) if isinstance(expires, int | float)
+                     else (parse_iso(expires_iso) - utcnow()).total_seconds())
         properties["expiration"] = str(max(int(remaining * 1000), 0))
     embed = {
         "callbacks": callbacks or None,

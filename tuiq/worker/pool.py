@@ -16,7 +16,7 @@ from typing import Any
 
 import billiard
 import billiard.pool
-from billiard.einfo import ExceptionInfo
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 
 from tuiq.worker import trace
 
@@ -116,7 +116,12 @@ class PreforkPool(BasePool):
 
         def failed(info: Any) -> None:
             if isinstance(info, ExceptionInfo):
-                on_error(info.exception, info.traceback)
+                # billiard 4 wraps the exception (ExceptionWithTraceback, for pickling);
+                # report the real one so WorkerLostError/TimeLimitExceeded are stored.
+                exc = info.exception
+                if isinstance(exc, ExceptionWithTraceback):
+                    exc = exc.exc
+                on_error(exc, info.traceback)
             else:
                 on_error(info if isinstance(info, BaseException) else RuntimeError(repr(info)),
                          None)

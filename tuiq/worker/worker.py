@@ -93,6 +93,7 @@ class Worker:
             self._run_connected()
         except KeyboardInterrupt:
             self.cold = True
+            self.exitcode = EXIT_FAILURE
         finally:
             self._stop_pool()
         return self.exitcode
@@ -171,6 +172,8 @@ class Worker:
         if first:
             self.ready_at = time.monotonic()
             logger.info("%s ready.", self.hostname)
+        else:
+            logger.warning("Reconnected to broker %s", mask_url(self.app.broker_url))
         hub.propagate_errors = connection.connection_errors
         loop = hub.create_loop()
         try:
@@ -234,9 +237,16 @@ class Worker:
         self.app.close()
 
     def request_shutdown(self, reason: str = "", cold: bool = False) -> None:
-        """Begin a warm (or cold) shutdown; safe to call from a signal handler."""
-        if cold:
+        """Begin a warm (or cold) shutdown; safe to call from a signal handler.
+
+        A cold shutdown kills running tasks, so the worker then exits with
+        status 1, as Celery does (``EX_FAILURE``); a warm one exits with 0.
+        """
+        if cold and not self.cold:
             self.cold = True
+            self.exitcode = EXIT_FAILURE
+            if self.stopping:  # a warm shutdown escalated (INT twice): say so
+                logger.warning("%s: cold shutdown", reason or "shutdown")
         if not self.stopping:
             self.stopping = True
             self.shutdown_reason = reason
