@@ -350,8 +350,6 @@ class App:
             time_limit = time_limit if time_limit is not None else registered.time_limit
             soft_time_limit = (soft_time_limit if soft_time_limit is not None
                                else registered.soft_time_limit)
-            if ignore_result is None:
-                ignore_result = registered.ignore_result
         if timelimit is None:
             timelimit = (time_limit, soft_time_limit)
         queue_obj = self._resolve_queue(queue)

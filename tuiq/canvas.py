@@ -117,6 +117,10 @@ class Signature(dict):
         """Send the task: these arguments are prepended, options merged."""
         sig = self.clone(args, kwargs, **options)
         opts = dict(sig.options)
+        task = self.app.tasks.get(sig.name)
+        if task is not None:
+            # A task known here sends with its own defaults, as Task.apply_async does.
+            opts = {**task._default_options(), "ignore_result": task.ignore_result, **opts}
         return self.app.send_task(sig.name, sig.args, sig.kwargs, **opts)
 
     def delay(self, *args: Any, **kwargs: Any):

@@ -158,6 +158,7 @@ class Task:
         if self.app.conf.task_always_eager:
             return self.apply(args, kwargs, task_id=options.get("task_id"))
         merged = self._default_options()
+        merged.setdefault("ignore_result", self.ignore_result)
         merged.update({k: v for k, v in options.items() if v is not None})
         return self.app.send_task(self.name, args, kwargs, **merged)
 

@@ -144,19 +144,22 @@ def execute_job(job: dict[str, Any], app=None) -> dict[str, Any]:
         expected = bool(task.throws) and isinstance(exc, task.throws)
         return {"state": states.FAILURE, "exception": safe_repr(exc), "traceback": text,
                 "exc_type": type(exc).__name__, "expected": expected, "runtime": runtime}
+    else:
+        runtime = time.perf_counter() - started
+        # Follow-ups go out while the request is current, so they are recorded
+        # as its children before the result (with ``children``) is stored.
+        if request.callbacks:
+            _send_follow_ups(app, request.callbacks, (retval,), request)
+        if request.chain:
+            remaining = list(request.chain)
+            next_step = remaining.pop()
+            _send_follow_ups(app, [next_step], (retval,), request, chain=remaining)
+        if store:
+            backend.mark_as_done(request.id, retval, request=request)
+        return {"state": states.SUCCESS, "result": safe_repr(retval, RESULT_REPR_MAXLEN),
+                "runtime": runtime}
     finally:
         task.pop_request()
-    runtime = time.perf_counter() - started
-    if store:
-        backend.mark_as_done(request.id, retval, request=request)
-    if request.callbacks:
-        _send_follow_ups(app, request.callbacks, (retval,), request)
-    if request.chain:
-        remaining = list(request.chain)
-        next_step = remaining.pop()
-        _send_follow_ups(app, [next_step], (retval,), request, chain=remaining)
-    return {"state": states.SUCCESS, "result": safe_repr(retval, RESULT_REPR_MAXLEN),
-            "runtime": runtime}
 
 
 class EagerResult:
