@@ -174,6 +174,8 @@ class App:
         if unknown:
             raise TypeError(f"unknown task option(s): {', '.join(sorted(unknown))}")
         name = options.pop("name", None) or self.gen_task_name(fun.__name__, fun.__module__)
+        options.setdefault("max_retries", self.conf.task_max_retries)
+        options.setdefault("default_retry_delay", self.conf.task_default_retry_delay)
         if "autoretry_for" in options:
             options["autoretry_for"] = tuple(options["autoretry_for"])
         if "throws" in options:

@@ -139,8 +139,15 @@ def _coerce_env(value: str, default: Any) -> Any:
         return [item.strip() for item in value.split(",") if item.strip()]
     if isinstance(default, dict):
         return json.loads(value)
-    if default is None and value.strip().lower() in ("none", "null", ""):
-        return None
+    if default is None:
+        text = value.strip()
+        if text.lower() in ("none", "null", ""):
+            return None
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
     return value
 
 

@@ -37,3 +37,9 @@ def test_env_variables_are_typed():
 def test_every_default_is_in_one_place():
     assert DEFAULTS["accept_content"] == ["json"]
     assert DEFAULTS["result_expires"] == 86400
+
+
+def test_env_numbers_for_settings_without_a_typed_default():
+    found = settings_from_env({"TUIQ_WORKER_CONCURRENCY": "3", "TUIQ_TASK_TIME_LIMIT": "2.5",
+                               "TUIQ_RESULT_BACKEND": "none"})
+    assert found == {"worker_concurrency": 3, "task_time_limit": 2.5, "result_backend": None}

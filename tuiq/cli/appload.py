@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from types import ModuleType
@@ -46,8 +47,8 @@ def find_app(spec: str) -> object:
             value = module
             for part in attribute.split("."):
                 value = getattr(value, part)
-            if callable(value) and not _is_app(value):
-                value = value()
+            if inspect.isfunction(value):
+                value = value()  # an app factory, as Celery allows
             if not _is_app(value):
                 raise AppNotFound(f"{spec} is not a tuiq app")
             return value
