@@ -153,3 +153,14 @@ def retry_once(self, countdown=0.3):
     if self.request.retries < 1:
         raise self.retry(exc=KeyError("again"), countdown=countdown)
     return self.request.retries
+
+
+@app.task(name="testproj.slow_first_time", acks_late=True)
+def slow_first_time(marker, seconds=30):
+    # The first run writes its pid and sleeps (to be killed); a redelivery returns at once.
+    if os.path.exists(marker):
+        return "second run"
+    with open(marker, "a") as handle:
+        handle.write(f"start {os.getpid()}\n")
+    time.sleep(seconds)
+    return "first run"

@@ -78,7 +78,10 @@ def setup_logging(level: str, logfile: str | None = None) -> None:
     if not isinstance(numeric, int):
         raise CliError(f"unknown log level: {level!r} (use DEBUG, INFO, WARNING, ERROR)")
     if logfile:
-        handler: logging.Handler = logging.FileHandler(logfile)
+        try:
+            handler: logging.Handler = logging.FileHandler(logfile)
+        except OSError as exc:
+            raise CliError(f"cannot open log file {logfile}: {exc.strerror}") from None
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
     elif sys.stderr.isatty():
         from rich.logging import RichHandler

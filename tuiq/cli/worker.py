@@ -30,6 +30,8 @@ def _write_pidfile(path: str) -> None:
                 raise CliError(f"pidfile {path} names a running process ({pid})") from None
             os.unlink(path)
             continue
+        except OSError as exc:
+            raise CliError(f"cannot create pidfile {path}: {exc.strerror}") from None
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{os.getpid()}\n")
         return
@@ -100,8 +102,18 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
     from tuiq.worker.signals import restart_in_place
     from tuiq.worker.worker import Worker
 
-    nodename = expand_hostname(hostname)
-    main_logfile = node_format(logfile, nodename, 0) if logfile else None
+    try:
+        nodename = expand_hostname(hostname)
+    except ValueError as exc:
+        raise CliError(f"--hostname {hostname!r}: {exc}") from None
+    try:
+        main_logfile = node_format(logfile, nodename, 0) if logfile else None
+    except ValueError as exc:
+        raise CliError(f"--logfile {logfile!r}: {exc}") from None
+    try:
+        pid_path = node_format(pidfile, nodename) if pidfile else None
+    except ValueError as exc:
+        raise CliError(f"--pidfile {pidfile!r}: {exc}") from None
     setup_logging(loglevel, main_logfile)
     app = load_app(ctx, app_spec, broker, result_backend)
     if time_limit is not None:
@@ -121,7 +133,6 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
         max_tasks_per_child=max_tasks_per_child, max_memory_per_child=max_memory_per_child,
         purge=purge, send_events=events, log_setup=child_logging,
     )
-    pid_path = node_format(pidfile, nodename) if pidfile else None
     if pid_path:
         _write_pidfile(pid_path)
     try:

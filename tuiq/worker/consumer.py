@@ -175,9 +175,9 @@ class Consumer:
 
     def _on_message(self, message) -> None:
         try:
-            payload = message.decode() if message.content_type in self._accept() else None
-            if payload is None:
+            if message.content_type not in self._accept():
                 raise ContentDisallowed(message.content_type)
+            payload = message.decode()
         except ContentDisallowed:
             logger.error("Refusing to deserialize untrusted content of type %s (%s); "
                          "message rejected", message.content_type,
@@ -205,6 +205,12 @@ class Consumer:
             self.worker.on_task_failed_early(task_message, exc)
             return
         request = Request(message, task_message, task, self.hostname, self.generation)
+        try:
+            request.time_limits()
+        except InvalidTaskError as exc:
+            logger.error("Received invalid task message: %s; message rejected", exc)
+            message.reject(requeue=False)
+            return
         self.worker.stats_received(request)
         if self._discard_if_revoked(request):
             return

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
+from tuiq.exceptions import InvalidTaskError
 from tuiq.protocol.task import TaskMessage
 from tuiq.task import Task
+
+
+def _message_limit(value: Any, which: str) -> float | None:
+    """A time limit from a message: a non-negative number, or None (0 means none)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not math.isfinite(value) or value < 0:
+        raise InvalidTaskError(f"invalid {which} time limit in timelimit header: {value!r}")
+    return value or None
 
 
 class Request:
@@ -55,8 +67,15 @@ class Request:
         return bool(value)
 
     def time_limits(self) -> tuple[float | None, float | None]:
-        """``(soft, hard)`` limits: the message's, else the task's, else the worker's."""
+        """``(soft, hard)`` limits: the message's, else the task's, else the worker's.
+
+        Raises :class:`InvalidTaskError` when the message's ``timelimit`` header
+        holds something that is not a non-negative number: handed to billiard, it
+        would crash the pool's timeout thread and hang every later task.
+        """
         hard, soft = self.task_message.timelimit
+        hard = _message_limit(hard, "hard")
+        soft = _message_limit(soft, "soft")
         conf = self.task.app.conf
         if hard is None:
             hard = self.task.time_limit if self.task.time_limit is not None \

@@ -1,0 +1,89 @@
+"""A running worker survives its Redis going away and coming back."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+
+from tests.integration.helpers import wait_logged, wait_until
+from tests.support.brokers import unique
+from tests.support.testproj import add, now
+from tests.support.workers import client_app, start_worker, wait_for_ping
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A throw-away ``redis-server`` on a spare port, without persistence."""
+
+    def __init__(self, port: int, workdir) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed: this test needs it"
+        self.command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                        "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)]
+        self.port = port
+        self.process: subprocess.Popen | None = None
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        wait_until(self.answers, timeout=10, message="redis-server did not start")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+        wait_until(lambda: not self.answers(), timeout=5)
+
+
+def test_worker_reconnects_after_redis_restarts(tmp_path):
+    port = free_port()
+    server = RedisServer(port, tmp_path)
+    server.start()
+    broker_url, backend_url = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
+    queue = unique("reconnect")
+    worker = None
+    app = client_app(broker_url, backend_url)
+    try:
+        worker = start_worker(tmp_path, broker_url, backend_url, name=unique("rc"),
+                              queues=[queue], extra=["-c", "2"])
+        assert add.apply_async((1, 2), queue=queue).get(timeout=10) == 3
+        app.close()
+
+        server.kill()
+        wait_logged(worker, "Connection to broker lost", timeout=15)
+        # Stay down long enough for at least one failed reconnection attempt.
+        wait_logged(worker, "Cannot connect to redis://127.0.0.1:", timeout=15)
+        assert worker.process.poll() is None, "the worker exited when Redis went away"
+        server.start()
+
+        # The restarted server is empty: the worker must declare its queues again.
+        wait_for_ping(app, worker.nodename, worker.process, worker.logfile, timeout=30)
+        result = now.apply_async(queue=queue)
+        ran = result.get(timeout=20)
+        assert ran["pid"] != worker.pid
+        assert add.apply_async((2, 3), queue=queue).get(timeout=10) == 5
+        log = worker.log()
+        assert log.count(f"{worker.nodename} ready.") == 1
+        assert "Reconnected to broker redis://127.0.0.1:" in log, log[-3000:]
+    finally:
+        app.close()
+        try:
+            if worker is not None:
+                assert worker.stop() == 0
+        finally:
+            if server.process and server.process.poll() is None:
+                server.process.kill()
+                server.process.wait(timeout=10)
