@@ -291,7 +291,14 @@ class App:
         options.setdefault("transport_options", dict(conf.broker_transport_options or {}))
         options.setdefault("connect_timeout", conf.broker_connection_timeout)
         options.setdefault("heartbeat", conf.broker_heartbeat)
-        return Connection(url or self.broker_url, **options)
+        url = url or self.broker_url
+        connection = Connection(url, **options)
+        scheme = url.split("://", 1)[0].lower()
+        if scheme in ("redis", "rediss", "redis+socket") and "transport" not in options:
+            from tuiq.transport.redis import Transport
+
+            connection.transport_cls = Transport
+        return connection
 
     connection_for_write = connection
 

@@ -9,6 +9,7 @@ atomic and costs a single round trip.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -66,6 +67,7 @@ class RedisBackend(ResultBackend):
         self._client: redis.Redis | None = None
         self._pid = os.getpid()
         self._store = None
+        self._local = threading.local()
         conf = app.conf
         self.expires = conf.result_expires
         self.failure_expires = conf.result_failure_expires
@@ -146,14 +148,35 @@ class RedisBackend(ResultBackend):
             )
         return found
 
+    def _pubsub(self):
+        """This thread's subscriber connection, kept open between waits."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.pubsub = None
+            local.pid = os.getpid()
+        if local.pubsub is None:
+            local.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        return local.pubsub
+
+    def _drop_pubsub(self) -> None:
+        pubsub = getattr(self._local, "pubsub", None)
+        self._local.pubsub = None
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except redis.RedisError:
+                pass
+
     def wait_for(self, task_id, timeout=None, interval=0.5):
         """Wait for a ready state: subscribe first, then read, so nothing is missed."""
         key = self.key_for(task_id)
+        channel = key.encode()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._pubsub()
             pubsub.subscribe(key)
         except redis.ConnectionError as exc:
+            self._drop_pubsub()
             raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         try:
             while True:
@@ -168,15 +191,20 @@ class RedisBackend(ResultBackend):
                     message = pubsub.get_message(timeout=max(wait, 0.001))
                     if message is None:
                         break  # re-read the key: covers a publish lost on reconnect
-                    if message.get("type") == "message":
+                    # The connection is shared between waits: skip other keys' news.
+                    if message.get("type") == "message" and message.get("channel") == channel:
                         meta = self.decode(message["data"])
                         if meta.get("status") in states.READY_STATES:
                             return meta
+        except redis.ConnectionError as exc:
+            self._drop_pubsub()
+            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         finally:
-            try:
-                pubsub.close()
-            except redis.RedisError:
-                pass
+            if self._local.pubsub is not None:
+                try:
+                    pubsub.unsubscribe(key)
+                except redis.RedisError:
+                    self._drop_pubsub()
 
     def forget(self, task_id):
         """Delete the stored result."""
@@ -184,6 +212,7 @@ class RedisBackend(ResultBackend):
 
     def close(self):
         """Drop the connection pool."""
+        self._drop_pubsub()
         if self._client is not None:
             self._client.close()
             self._client = None

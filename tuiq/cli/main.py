@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 import tuiq
 from tuiq.cli.common import CliError, run_guarded
 
+#: Subcommands, imported only when used so ``tuiq worker`` starts fast.
+SUBCOMMANDS = {
+    "worker": "tuiq.cli.worker:worker",
+    "call": "tuiq.cli.call:call",
+    "result": "tuiq.cli.result:result",
+    "broker": "tuiq.cli.broker:broker",
+}
+
 
 class TuiqGroup(click.Group):
-    """A group that turns any tuiq error into one line and a non-zero exit."""
+    """A group with lazily loaded subcommands and one-line errors."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every subcommand name."""
+        return sorted({*SUBCOMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Import the subcommand on first use."""
+        if name in self.commands:
+            return self.commands[name]
+        target = SUBCOMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        self.commands[name] = command
+        return command
 
     def invoke(self, ctx: click.Context):
         """Run the subcommand with errors made readable."""
@@ -23,21 +49,6 @@ class TuiqGroup(click.Group):
 @click.option("--result-backend", metavar="URL", help="Result backend URL.")
 def cli(app: str | None, broker: str | None, result_backend: str | None) -> None:
     """tuiq: run task workers and operate a Celery-compatible cluster from the terminal."""
-
-
-def _register() -> None:
-    from tuiq.cli.broker import broker
-    from tuiq.cli.call import call
-    from tuiq.cli.result import result
-    from tuiq.cli.worker import worker
-
-    cli.add_command(worker)
-    cli.add_command(call)
-    cli.add_command(result)
-    cli.add_command(broker)
-
-
-_register()
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from kombu.asynchronous import Hub
 from tuiq import states
 from tuiq.broker import mask_url
 from tuiq.control.node import create_node, make_mailbox
+from tuiq.transport.redis import flush as flush_bookkeeping
 from tuiq.worker import trace
 from tuiq.worker.consumer import Consumer
 from tuiq.worker.pool import create_pool
@@ -176,6 +177,7 @@ class Worker:
             logger.warning("Reconnected to broker %s", mask_url(self.app.broker_url))
         hub.propagate_errors = connection.connection_errors
         loop = hub.create_loop()
+        channel = connection.default_channel
         try:
             while True:
                 if self.stopping:
@@ -184,6 +186,9 @@ class Worker:
                 consumer.run_inbox()
                 if consumer.qos.prev != consumer.qos.value:
                     consumer.qos.update()
+                # Deliveries and acks of the last pass reach Redis in one pipeline,
+                # before the loop may block waiting for the next event.
+                flush_bookkeeping(channel)
                 try:
                     next(loop)
                 except StopIteration:
@@ -213,6 +218,8 @@ class Worker:
 
     def _finish_shutdown(self, consumer: Consumer) -> None:
         consumer.run_inbox()
+        if consumer.connection is not None:
+            flush_bookkeeping(consumer.connection.default_channel)
 
     def _enable_amqp_heartbeats(self, hub: Hub, connection) -> None:
         interval = connection.get_heartbeat_interval()

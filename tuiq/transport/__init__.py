@@ -1,0 +1,1 @@
+"""kombu transports tuned for tuiq (same wire format, fewer round trips)."""
