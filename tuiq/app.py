@@ -176,6 +176,10 @@ class App:
         name = options.pop("name", None) or self.gen_task_name(fun.__name__, fun.__module__)
         options.setdefault("max_retries", self.conf.task_max_retries)
         options.setdefault("default_retry_delay", self.conf.task_default_retry_delay)
+        if options.get("rate_limit") is not None:
+            from tuiq.worker.ratelimit import parse_rate
+
+            parse_rate(options["rate_limit"])  # a bad string fails here, not in the worker
         if "autoretry_for" in options:
             options["autoretry_for"] = tuple(options["autoretry_for"])
         if "throws" in options:

@@ -69,3 +69,9 @@ def test_eager_mode_runs_in_process():
 
     result = add.delay(2, 3)
     assert result.get() == 5 and result.successful()
+
+
+def test_bad_rate_limit_fails_when_the_task_is_declared():
+    app = App("rates", set_as_current=False)
+    with pytest.raises(ValueError, match="Invalid rate limit string"):
+        app.task(rate_limit="fast please")(lambda: None)

@@ -14,7 +14,8 @@ from tuiq.exceptions import TimeoutError
 @click.command()
 @click.argument("task_id")
 @click.option("-w", "--wait", is_flag=True, help="Wait until the task is ready.")
-@click.option("-t", "--timeout", type=float, default=None, help="Seconds to wait at most.")
+@click.option("-t", "--timeout", type=float, default=None,
+              help="Seconds to wait at most (implies --wait).")
 @click.option("--traceback", "show_traceback", is_flag=True, help="Show the traceback.")
 @click.option("-j", "--json", "as_json", is_flag=True, help="Print the stored meta as JSON.")
 @click.option("-A", "--app", "app_spec", metavar="APP", help="The app to load.")
@@ -26,7 +27,7 @@ def result(ctx: click.Context, task_id, wait, timeout, show_traceback, as_json, 
     validate_task_id(task_id)
     app = load_app(ctx, app_spec, None, result_backend)
     backend = app.backend
-    if wait:
+    if wait or timeout is not None:
         try:
             meta = backend.wait_for(task_id, timeout=timeout)
         except TimeoutError:

@@ -121,6 +121,8 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
     if soft_time_limit is not None:
         app.conf.task_soft_time_limit = soft_time_limit
     check_reachable(app.broker_url)
+    _ = app.backend  # an unusable result backend is an error now, not at the first task
+    app.import_modules()
 
     def child_logging(index: int) -> None:
         if logfile:

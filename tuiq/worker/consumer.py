@@ -373,6 +373,14 @@ class Consumer:
                 generation: int) -> None:
         from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 
+        if request.id in self.worker.revoked:
+            # Killed by ``revoke(terminate=True)``: Celery reports it REVOKED.
+            logger.warning("Task %s[%s] terminated: %r", request.name, request.id, exc)
+            self._store_quietly(self.app.backend.store_result, request.id,
+                                TaskRevokedError("terminated"), states.REVOKED)
+            self.worker.on_task_revoked(request, expired=False)
+            self._settle(request, generation)
+            return
         if isinstance(exc, WorkerLostError) and request.acks_late and \
                 request.reject_on_worker_lost:
             logger.error("Task %s[%s] lost its process; requeued: %s", request.name,
