@@ -297,11 +297,12 @@ class App:
         options.setdefault("heartbeat", conf.broker_heartbeat)
         url = url or self.broker_url
         connection = Connection(url, **options)
-        scheme = url.split("://", 1)[0].lower()
-        if scheme in ("redis", "rediss", "redis+socket") and "transport" not in options:
-            from tuiq.transport.redis import Transport
+        if "transport" not in options:
+            from tuiq.transport import transport_for
 
-            connection.transport_cls = Transport
+            transport = transport_for(url)
+            if transport is not None:
+                connection.transport_cls = transport
         return connection
 
     connection_for_write = connection

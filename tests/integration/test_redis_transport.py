@@ -6,7 +6,8 @@ import redis
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from tests.support.brokers import REDIS_URL, require_port, unique
-from tuiq.transport.redis import Transport, flush
+from tuiq.transport import flush
+from tuiq.transport.redis import Transport
 
 DB = 8
 

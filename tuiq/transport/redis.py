@@ -146,11 +146,3 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with :class:`Channel`."""
 
     Channel = Channel
-
-
-def flush(channel) -> None:
-    """Flush the batched bookkeeping of ``channel`` (no-op for other transports)."""
-    qos = getattr(channel, "_qos", None)
-    flusher = getattr(qos, "flush", None)
-    if flusher is not None:
-        flusher()

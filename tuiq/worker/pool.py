@@ -7,6 +7,7 @@ worker turns them into messages for its event loop.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -98,6 +99,10 @@ class PreforkPool(BasePool):
     def start(self) -> None:
         """Fork the children."""
         counter = billiard.Value("i", 0)
+        # Objects alive now are shared with the children copy-on-write; keeping
+        # the collector off them stops it from touching (and copying) their pages.
+        gc.collect()
+        gc.freeze()
         self._pool = billiard.pool.Pool(
             processes=self.concurrency,
             initializer=_child_init,

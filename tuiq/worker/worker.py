@@ -22,7 +22,7 @@ from kombu.asynchronous import Hub
 from tuiq import states
 from tuiq.broker import mask_url
 from tuiq.control.node import create_node, make_mailbox
-from tuiq.transport.redis import flush as flush_bookkeeping
+from tuiq.transport import flush as flush_bookkeeping
 from tuiq.worker import trace
 from tuiq.worker.consumer import Consumer
 from tuiq.worker.pool import create_pool
