@@ -58,9 +58,14 @@ class Consumer:
         self.consuming = False
 
     # threads -> loop -------------------------------------------------------------
-    def call_in_loop(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the consumer thread soon (safe from any thread)."""
+    def call_in_loop(self, fn: Callable[[], None], wake: bool = True) -> None:
+        """Run ``fn`` on the consumer thread soon (safe from any thread).
+
+        With ``wake=False`` it runs at the loop's next wake-up, whatever causes it.
+        """
         self._inbox.append(fn)
+        if not wake:
+            return
         try:
             os.write(self._wake_w, b"x")
         except BlockingIOError:
@@ -331,13 +336,19 @@ class Consumer:
         generation = self.generation
         self.pool.apply(
             request.job_payload(),
-            on_accept=lambda pid: self.call_in_loop(lambda: self._accepted(request, pid)),
+            on_accept=lambda pid: self._accepted_in_pool_thread(request, pid),
             on_done=lambda summary: self.call_in_loop(
                 lambda: self._done(request, summary, generation)),
             on_error=lambda exc, text: self.call_in_loop(
                 lambda: self._failed(request, exc, text, generation)),
             soft=soft, hard=hard,
         )
+
+    def _accepted_in_pool_thread(self, request: Request, pid: int) -> None:
+        # The pid is needed at once (terminate); the notification can wait for
+        # the loop's next wake-up, which the task's result brings anyway.
+        request.worker_pid = pid
+        self.call_in_loop(lambda: self._accepted(request, pid), wake=False)
 
     def _accepted(self, request: Request, pid: int) -> None:
         request.worker_pid = pid

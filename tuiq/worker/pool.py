@@ -81,6 +81,36 @@ class BasePool:
         return {"implementation": self.implementation, "max-concurrency": self.concurrency}
 
 
+class _DirectPool(billiard.pool.Pool):
+    """billiard's pool, with jobs written to the children's pipe by the caller.
+
+    billiard hands each job to a task-handler thread through a queue, which
+    costs a thread wake-up per task. The worker submits jobs from its one loop
+    thread, and only when a child is free, so it writes the job itself.
+    """
+
+    def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None,
+                    accept_callback=None, timeout_callback=None, waitforslot=None,
+                    soft_timeout=None, timeout=None, lost_worker_timeout=None,
+                    callbacks_propagate=(), correlation_id=None):
+        """Register the job and write it to the pool's input pipe now."""
+        if self._state != billiard.pool.RUN:
+            return None
+        soft_timeout = soft_timeout or self.soft_timeout
+        timeout = timeout or self.timeout
+        result = billiard.pool.ApplyResult(
+            self._cache, callback, accept_callback, timeout_callback, error_callback,
+            soft_timeout, timeout, lost_worker_timeout or self.lost_worker_timeout,
+            on_timeout_set=self.on_timeout_set, on_timeout_cancel=self.on_timeout_cancel,
+            callbacks_propagate=callbacks_propagate, send_ack=None,
+            correlation_id=correlation_id,
+        )
+        if timeout or soft_timeout:
+            self._start_timeout_handler()
+        self._quick_put((billiard.pool.TASK, (result._job, None, func, args, kwds or {})))
+        return result
+
+
 class PreforkPool(BasePool):
     """Child processes from billiard: real parallelism, time limits, lost-child detection."""
 
@@ -103,7 +133,7 @@ class PreforkPool(BasePool):
         # the collector off them stops it from touching (and copying) their pages.
         gc.collect()
         gc.freeze()
-        self._pool = billiard.pool.Pool(
+        self._pool = _DirectPool(
             processes=self.concurrency,
             initializer=_child_init,
             initargs=(self.log_setup, counter),
