@@ -119,18 +119,6 @@ def get_result(result, *nodes: Node, timeout: float = RESULT_TIMEOUT, **options)
         raise AssertionError(f"task {result.id} not ready after {timeout}s\n{logs}") from exc
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 class CeleryWorker:
     """A stock ``celery worker`` subprocess (prefork, 2 processes)."""
 

@@ -15,8 +15,9 @@ import pytest
 import redis
 from kombu import Connection
 
-from tests.compat.helpers import RESULT_EXPIRES, Node, delete_queues, get_result, wait_until
+from tests.compat.helpers import RESULT_EXPIRES, Node, delete_queues, get_result
 from tests.support.brokers import unique
+from tests.support.polling import wait_until
 from tests.support.workers import start_worker
 
 
@@ -67,7 +68,7 @@ def test_malformed_v2_body_is_rejected_and_worker_keeps_serving(env, tuiq_client
                      "root_id": poison_id, "parent_id": None, "eta": None, "expires": None},
             retry=True)
     wait_until(lambda: "invalid task message" in node.log().lower(), 15,
-               "the rejection in the log")
+               message="the rejection in the log")
 
     after = tuiq_client.send_task("testproj.add", (2, 3), queue=queue)
     assert get_result(after, node) == 5
@@ -75,6 +76,6 @@ def test_malformed_v2_body_is_rejected_and_worker_keeps_serving(env, tuiq_client
     log = node.log()
     assert log.lower().count("invalid task message") == 1, log[-3000:]
     # Rejected without requeue: gone from the queue and from the unacked set, nothing stored.
-    wait_until(lambda: _queue_depth(env, queue) == 0, 10, "an empty queue")
+    wait_until(lambda: _queue_depth(env, queue) == 0, 10, message="an empty queue")
     assert not _unacked_mentions(env, poison_id)
     assert tuiq_client.AsyncResult(poison_id).state == "PENDING"

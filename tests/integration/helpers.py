@@ -6,28 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
 
+from tests.support.polling import wait_until  # noqa: F401  (re-exported)
 from tests.support.workers import ROOT
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
-               message: str | Callable[[], str] = "condition not met") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            text = message() if callable(message) else message
-            raise AssertionError(f"timed out after {timeout}s: {text}")
-        time.sleep(interval)
 
 
 def is_redis_kind(kind: str) -> bool:
