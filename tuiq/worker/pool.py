@@ -131,7 +131,6 @@ class PreforkPool(BasePool):
         counter = billiard.Value("i", 0)
         # Objects alive now are shared with the children copy-on-write; keeping
         # the collector off them stops it from touching (and copying) their pages.
-        gc.collect()
         gc.freeze()
         self._pool = _DirectPool(
             processes=self.concurrency,
