@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTHON = os.environ.get("BENCH_PYTHON", "/tmp/venv/bin/python")
+PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
 CELERY = str(Path(PYTHON).parent / "celery")
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
 AMQP_URL = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672//")

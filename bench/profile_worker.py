@@ -6,7 +6,7 @@
 Starts a worker (prefork c=2) and waits until it answers ping, starts
 ``py-spy record --format raw`` on its main process, then publishes ``--n`` no-op tasks
 (``ignore_result``) as fast as one client can, so the queue never runs dry while py-spy
-samples. Needs py-spy (``/tmp/venv/bin/pip install py-spy``) and ptrace rights.
+samples. Needs py-spy (``python -m pip install py-spy``) and ptrace rights.
 
 By default py-spy keeps only samples of the thread holding the GIL (``--gil``): that is
 the process's Python CPU time, whichever thread spends it (the consumer loop or
@@ -33,6 +33,7 @@ from typing import Any
 
 from bench.common import (
     LOG_DIR,
+    ROOT,
     PYTHON,
     broker_urls,
     client_app,
@@ -52,7 +53,7 @@ def pyspy() -> str:
     """The py-spy executable."""
     found = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
     if not Path(found).exists():
-        raise SystemExit("py-spy not found: /tmp/venv/bin/pip install py-spy")
+        raise SystemExit("py-spy not found: python -m pip install py-spy")
     return found
 
 
@@ -67,7 +68,7 @@ def parse_frame(frame: str) -> tuple[str, str]:
         if f"/{name}/" in path or path.startswith(f"{name}/"):
             library = name
             break
-    short = path.split("site-packages/")[-1].split("/work/main/")[-1]
+    short = path.split("site-packages/")[-1].split(f"{ROOT}/")[-1]
     return f"{func} ({short})", library
 
 
