@@ -33,8 +33,8 @@ from typing import Any
 
 from bench.common import (
     LOG_DIR,
-    ROOT,
     PYTHON,
+    ROOT,
     broker_urls,
     client_app,
     close_app,
