@@ -220,8 +220,14 @@ class App:
         if self._imported:
             return
         self._imported = True
+        from tuiq.exceptions import ConfigurationError
+
         for module in [*self.conf.imports, *self.conf.include]:
-            importlib.import_module(module)
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # noqa: BLE001 - reported as one line by the CLI
+                raise ConfigurationError(f"cannot import {module!r} (from imports/include): "
+                                         f"{exc!r}") from exc
 
     @property
     def oid(self) -> str:
@@ -435,6 +441,13 @@ class App:
             raise BrokerUnavailable(
                 f"cannot reach broker {mask_url(self.broker_url)}: {reason}"
             ) from exc
+
+    def signature(self, name: str, args: Sequence[Any] | None = None,
+                  kwargs: Mapping[str, Any] | None = None, **options: Any):
+        """A :class:`~tuiq.canvas.Signature` of task ``name``, bound to this app."""
+        from tuiq.canvas import Signature
+
+        return Signature(name, args, kwargs, options, app=self)
 
     # results and control ----------------------------------------------------------
     def AsyncResult(self, task_id: str):  # noqa: N802 - Celery's name

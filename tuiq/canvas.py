@@ -267,10 +267,10 @@ class group(Signature):  # noqa: N801 - Celery's name
 
 
 class chord(Signature):  # noqa: N801 - Celery's name
-    """A group whose results are passed to a callback.
+    """A group whose results, once all are in, are passed to a callback (the body).
 
-    tuiq waits for the header in the caller's process only when asked to
-    (``chord(...).apply_async().get()``); see the docs for the limits.
+    Needs the Redis result backend: the header tasks count themselves in, and
+    the last one sends the body, exactly as Celery 5.7's Redis backend does.
     """
 
     def __init__(self, header: Any, body: Any = None, app=None, **options: Any) -> None:
@@ -279,6 +279,8 @@ class chord(Signature):  # noqa: N801 - Celery's name
         super().__init__("celery.chord", (), {"header": dict(self.header),
                                               "body": dict(self.body or {})}, options,
                          subtask_type="chord", app=app)
+        if app is None and self.header.tasks:
+            self._app = self.header.tasks[0]._app
 
     def __call__(self, body: Any = None, **options: Any):
         """``chord(header)(body)`` sends the chord."""
@@ -288,11 +290,28 @@ class chord(Signature):  # noqa: N801 - Celery's name
 
     def apply_async(self, args: Sequence[Any] | None = None,
                     kwargs: Mapping[str, Any] | None = None, **options: Any):
-        """Not supported yet: raise a clear error instead of sending half a workflow."""
-        raise NotImplementedError(
-            "chord is not supported by tuiq yet: use group(...).apply_async().get() and "
-            "then call the body"
-        )
+        """Send the header tasks; the body follows when the last one finishes."""
+        if self.body is None:
+            raise ValueError("a chord needs a body: chord(header)(body)")
+        app = self.app
+        chords = getattr(app.backend, "chords", None)
+        if chords is None:
+            raise NotImplementedError("chords need the Redis result backend")
+        body = self.body.clone()
+        body_id = body.freeze()
+        group_id = options.pop("group_id", None) or str(uuid.uuid4())
+        header = self.header.tasks
+        body["chord_size"] = len(header)
+        if not header:
+            return body.apply_async(([],))
+        chords.set_chord_size(group_id, len(header))
+        body_dict = dict(body)
+        for index, task in enumerate(header):
+            task.apply_async(args, kwargs, group_id=group_id, group_index=index,
+                             chord=body_dict, **options)
+        from tuiq.result import AsyncResult
+
+        return AsyncResult(body_id, app=app)
 
 
 class xmap(Signature):  # noqa: N801 - Celery's name

@@ -110,6 +110,10 @@ class QueueNotFound(KeyError, TuiqError):
     """A queue named in a route is not defined and missing queues are not created."""
 
 
+class ChordError(TaskError):
+    """A task in a chord's header failed, so the chord's body did not run."""
+
+
 class ImproperlyConfigured(ConfigurationError):
     """Celery's name for a configuration error."""
 
@@ -126,6 +130,7 @@ CELERY_NAMED = {
     "TimeoutError": TimeoutError,
     "InvalidTaskError": InvalidTaskError,
     "QueueNotFound": QueueNotFound,
+    "ChordError": ChordError,
     "SoftTimeLimitExceeded": SoftTimeLimitExceeded,
     "TimeLimitExceeded": TimeLimitExceeded,
     "WorkerLostError": WorkerLostError,

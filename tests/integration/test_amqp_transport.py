@@ -5,7 +5,7 @@ from __future__ import annotations
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from tests.support.brokers import AMQP_URL, require_port, unique
-from tuiq.transport import flush
+from tuiq.transport import enable_batching, flush
 from tuiq.transport.amqp import Transport
 
 
@@ -27,6 +27,7 @@ def test_multiple_ack_covers_only_the_leading_acked_run():
     received = []
     with _connection() as connection:
         channel = connection.default_channel
+        enable_batching(channel)
         channel.basic_qos(0, 5, False)
         consumer = Consumer(channel, [queue], on_message=received.append, accept=["json"])
         consumer.consume()

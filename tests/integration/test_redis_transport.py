@@ -6,7 +6,7 @@ import redis
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from tests.support.brokers import REDIS_URL, require_port, unique
-from tuiq.transport import flush
+from tuiq.transport import enable_batching, flush
 from tuiq.transport.redis import Transport
 
 DB = 8
@@ -36,6 +36,7 @@ def test_batch_fetch_is_bounded_by_prefetch_and_recorded_as_unacked():
     received = []
     with _connection() as connection:
         channel = connection.default_channel
+        enable_batching(channel)
         channel.basic_qos(0, 4, False)
         consumer = Consumer(channel, [queue], on_message=received.append, accept=["json"])
         consumer.consume()
@@ -63,6 +64,7 @@ def test_ack_in_the_same_pass_writes_no_bookkeeping():
     client = redis.Redis.from_url(f"{REDIS_URL}/{DB}")
     with _connection() as connection:
         channel = connection.default_channel
+        enable_batching(channel)
         channel.basic_qos(0, 1, False)
 
         def ack_now(message):
@@ -75,4 +77,22 @@ def test_ack_in_the_same_pass_writes_no_bookkeeping():
         flush(channel)
         assert client.hlen("unacked") == before
         assert client.llen(name) == 0
+        consumer.cancel()
+
+
+def test_without_batching_acks_reach_redis_at_once():
+    name = unique("tq-transport")
+    queue = _publish(name, 1)
+    client = redis.Redis.from_url(f"{REDIS_URL}/{DB}")
+    received = []
+    with _connection() as connection:
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        consumer = Consumer(channel, [queue], on_message=received.append, accept=["json"])
+        consumer.consume()
+        connection.drain_events(timeout=2)
+        tag = received[0].delivery_tag.encode()
+        assert tag in client.hkeys("unacked")
+        received[0].ack()
+        assert tag not in client.hkeys("unacked")
         consumer.cancel()

@@ -206,6 +206,13 @@ class RedisBackend(ResultBackend):
                 except redis.RedisError:
                     self._drop_pubsub()
 
+    @property
+    def chords(self):
+        """Chord bookkeeping in Celery 5.7's key layout."""
+        from tuiq.backends.chord import RedisChords
+
+        return RedisChords(self)
+
     def forget(self, task_id):
         """Delete the stored result."""
         self.client.delete(self.key_for(task_id))

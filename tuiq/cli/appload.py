@@ -77,5 +77,9 @@ def find_app(spec: str) -> object:
         raise AppNotFound(f"cannot import app module {exc.name!r} (from -A {spec})") from exc
     except AttributeError as exc:
         raise AppNotFound(f"-A {spec}: {exc}") from exc
+    except AppNotFound:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's module failed: say where, in one line
+        raise AppNotFound(f"error while importing -A {spec}: {exc!r}") from exc
     raise AppNotFound(f"no app found in module {module_name!r} (looked for 'app', 'celery' "
                       f"and any App instance)")

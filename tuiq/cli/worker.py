@@ -89,7 +89,8 @@ def _banner(worker, app) -> str:
 @click.option("--logfile", "-f", metavar="PATH",
               help="Log file; %i/%I give each pool process its own file.")
 @click.option("--purge", is_flag=True, help="Delete waiting messages before starting.")
-@click.option("-E", "--events", is_flag=True, help="Send task events for monitors.")
+@click.option("-E", "--events", is_flag=True,
+              help="Send task events for monitors (accepted; events are not sent yet).")
 @click.pass_context
 def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concurrency,
            hostname, queues, pool, prefetch_multiplier, max_tasks_per_child,

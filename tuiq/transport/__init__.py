@@ -17,6 +17,16 @@ def transport_for(url: str):
     return None
 
 
+def enable_batching(channel) -> None:
+    """Let ``channel`` batch acks and bookkeeping; its owner must call :func:`flush`."""
+    if hasattr(channel, "flush_acks"):
+        channel.batch_acks = True
+        return
+    qos = getattr(channel, "qos", None)
+    if hasattr(qos, "batching"):
+        qos.batching = True
+
+
 def flush(channel) -> None:
     """Send what ``channel`` batched during the last loop pass (acks, bookkeeping)."""
     flush_acks = getattr(channel, "flush_acks", None)

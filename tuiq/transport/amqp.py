@@ -16,7 +16,13 @@ from kombu.transport import pyamqp
 
 
 class Channel(pyamqp.Channel):
-    """A channel that batches acks into ``multiple=True`` frames."""
+    """A channel that batches acks into ``multiple=True`` frames once ``batch_acks`` is on.
+
+    Off by default, so a consumer that never calls :func:`tuiq.transport.flush`
+    acks like kombu's; the worker turns it on for its task channel.
+    """
+
+    batch_acks = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -28,13 +34,14 @@ class Channel(pyamqp.Channel):
         message = super().message_to_python(raw_message)
         tag = message.delivery_tag
         consumer_tag = (message.delivery_info or {}).get("consumer_tag")
-        if isinstance(tag, int) and consumer_tag not in self.no_ack_consumers:
+        if self.batch_acks and isinstance(tag, int) and \
+                consumer_tag not in self.no_ack_consumers:
             self._outstanding.append(tag)
         return message
 
     def basic_ack(self, delivery_tag, multiple=False, argsig="Lb"):
         """Hold the ack until the next flush (a multiple ack flushes first)."""
-        if multiple or delivery_tag not in self._outstanding:
+        if not self.batch_acks or multiple or delivery_tag not in self._outstanding:
             self.flush_acks()
             return super().basic_ack(delivery_tag, multiple=multiple, argsig=argsig)
         self._pending_acks.add(delivery_tag)

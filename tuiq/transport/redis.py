@@ -22,7 +22,13 @@ from kombu.utils.json import dumps, loads
 
 
 class QoS(kombu_redis.QoS):
-    """Unacked bookkeeping batched per loop pass."""
+    """Unacked bookkeeping batched per loop pass, once the owner turns ``batching`` on.
+
+    Off by default, so a consumer that never calls :func:`tuiq.transport.flush`
+    behaves exactly like kombu's; the worker turns it on for its task channel.
+    """
+
+    batching = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,14 +36,18 @@ class QoS(kombu_redis.QoS):
         self._pending_ack: list[str] = []
 
     def append(self, message, delivery_tag):
-        """Record a delivery; written to Redis at the next flush."""
+        """Record a delivery; written to Redis at the next flush when batching."""
+        if not self.batching:
+            return super().append(message, delivery_tag)
         delivery = message.delivery_info
         payload = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
         self._pending_append.append((delivery_tag, payload))
         virtual.QoS.append(self, message, delivery_tag)
 
     def ack(self, delivery_tag):
-        """Acknowledge; the Redis bookkeeping is removed at the next flush."""
+        """Acknowledge; the Redis bookkeeping is removed at the next flush when batching."""
+        if not self.batching:
+            return super().ack(delivery_tag)
         self._pending_ack.append(delivery_tag)
         virtual.QoS.ack(self, delivery_tag)
 

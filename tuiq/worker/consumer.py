@@ -24,6 +24,7 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 from tuiq import states
 from tuiq.exceptions import InvalidTaskError, NotRegistered, TaskRevokedError
 from tuiq.protocol.task import parse_task_message
+from tuiq.transport import flush as flush_bookkeeping
 from tuiq.worker.ratelimit import TokenBucket, parse_rate
 from tuiq.worker.request import Request
 
@@ -331,6 +332,10 @@ class Consumer:
         request.time_start = time.time()
         if not request.acks_late:
             request.ack()
+        elif self.pool.concurrency == 1 and self.connection is not None:
+            # A solo pool runs the task inside this pass: record the delivery in
+            # the broker's unacked bookkeeping first, so a crash cannot lose it.
+            flush_bookkeeping(self.connection.default_channel)
         soft, hard = request.time_limits()
         self.worker.stats.task_accepted(request.name)
         generation = self.generation
@@ -384,7 +389,7 @@ class Consumer:
                 generation: int) -> None:
         from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 
-        if request.id in self.worker.revoked:
+        if request.id in self.worker.terminated:
             # Killed by ``revoke(terminate=True)``: Celery reports it REVOKED.
             logger.warning("Task %s[%s] terminated: %r", request.name, request.id, exc)
             self._store_quietly(self.app.backend.store_result, request.id,
@@ -406,6 +411,16 @@ class Consumer:
             logger.error("Task %s[%s] failed in the pool: %r", request.name, request.id, exc)
         self._store_quietly(self.app.backend.mark_as_failure, request.id, exc,
                             traceback=None if isinstance(exc, WorkerLostError) else text)
+        if isinstance(exc, TimeLimitExceeded) and request.acks_late and not (
+                request.task.acks_on_failure_or_timeout
+                and self.app.conf.task_acks_on_failure_or_timeout):
+            # PROTOCOL.md §7.1: a timed-out late-ack task goes back to the queue
+            # when acks on failure or timeout are off.
+            self.worker.on_task_finished(request, {
+                "state": states.FAILURE, "exception": repr(exc), "traceback": text or "",
+                "runtime": time.time() - (request.time_start or time.time())})
+            self._settle(request, generation, requeue=True)
+            return
         self.worker.on_task_finished(request, {
             "state": states.FAILURE, "exception": repr(exc), "traceback": text or "",
             "runtime": time.time() - (request.time_start or time.time()),

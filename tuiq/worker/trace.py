@@ -59,6 +59,18 @@ def _send_follow_ups(app, signatures: list[dict[str, Any]], prepend: tuple, requ
         sig.apply_async(prepend if not sig.immutable else (), **options)
 
 
+def _chord_part_return(backend, request: Context, state: str, result: Any) -> None:
+    chords = getattr(backend, "chords", None)
+    if chords is None:
+        logger.error("Task %s is part of a chord, which needs the Redis result backend",
+                     request.id)
+        return
+    try:
+        chords.on_part_return(request, state, result)
+    except Exception:  # noqa: BLE001 - the task's own result is already stored
+        logger.exception("Task %s: chord bookkeeping failed", request.id)
+
+
 def build_request(job: dict[str, Any]) -> Context:
     """The ``self.request`` of a job."""
     headers = job.get("headers") or {}
@@ -136,6 +148,8 @@ def execute_job(job: dict[str, Any], app=None) -> dict[str, Any]:
         if store or task.store_errors_even_if_ignored or app.conf.\
                 task_store_errors_even_if_ignored:
             backend.mark_as_failure(request.id, exc, traceback=text, request=request)
+        if request.chord:
+            _chord_part_return(backend, request, states.FAILURE, exc)
         if request.errbacks:
             try:
                 _send_follow_ups(app, request.errbacks, (request.id,), request)
@@ -156,6 +170,8 @@ def execute_job(job: dict[str, Any], app=None) -> dict[str, Any]:
             _send_follow_ups(app, [next_step], (retval,), request, chain=remaining)
         if store:
             backend.mark_as_done(request.id, retval, request=request)
+        if request.chord:
+            _chord_part_return(backend, request, states.SUCCESS, retval)
         return {"state": states.SUCCESS, "result": safe_repr(retval, RESULT_REPR_MAXLEN),
                 "runtime": runtime}
     finally:

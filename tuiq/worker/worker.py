@@ -22,6 +22,7 @@ from kombu.asynchronous import Hub
 from tuiq import states
 from tuiq.broker import mask_url
 from tuiq.control.node import create_node, make_mailbox
+from tuiq.transport import enable_batching
 from tuiq.transport import flush as flush_bookkeeping
 from tuiq.worker import trace
 from tuiq.worker.consumer import Consumer
@@ -67,6 +68,8 @@ class Worker:
                if self.pool_kind == "prefork" else {}),
         )
         self.revoked = LimitedSet()
+        #: Ids revoked with ``terminate``: a process killed for one is REVOKED, not lost.
+        self.terminated = LimitedSet()
         self.stats = WorkerStats()
         self.stopping = False
         self.cold = False
@@ -178,6 +181,7 @@ class Worker:
         hub.propagate_errors = connection.connection_errors
         loop = hub.create_loop()
         channel = connection.default_channel
+        enable_batching(channel)
         try:
             while True:
                 if self.stopping:
@@ -325,6 +329,7 @@ class ControlState:
         worker.revoked.update(ids)
         if terminate:
             signum = _signal_number(signal or "SIGTERM")
+            worker.terminated.update(ids)
             killed = [task_id for task_id in ids if worker.consumer.terminate(task_id, signum)]
             if not killed:
                 return {"ok": "terminate: tasks unknown"}
