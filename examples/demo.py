@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 from proj.app import add, app, fail, flaky, progress, xsum  # noqa: E402
 
-from tuiq import chain, group  # noqa: E402
+from tuiq import chain, chord, group  # noqa: E402
 
 
 def wait_until_ready(nodename: str, worker: subprocess.Popen, timeout: float = 20) -> None:
@@ -51,6 +51,8 @@ def main() -> None:
         print("group of 5 adds           ->",
               group(add.s(i, i) for i in range(5)).apply_async().get(timeout=10))
         print("xsum([1..10])             ->", xsum.delay(list(range(1, 11))).get(timeout=10))
+        print("chord of 4 adds | xsum    ->",
+              chord([add.s(i, i) for i in range(4)], xsum.s()).apply_async().get(timeout=10))
         print("flaky (retries twice)     ->", flaky.delay().get(timeout=10))
         result = progress.delay(steps=3, delay=0.3)
         time.sleep(0.4)
