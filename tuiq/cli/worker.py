@@ -67,6 +67,21 @@ def _banner(worker, app) -> str:
     return "\n".join(lines)
 
 
+def _check_rate_limits(app) -> None:
+    """Fail at start-up, not per message, on a rate limit that cannot be parsed."""
+    from tuiq.worker.ratelimit import parse_rate
+
+    try:
+        parse_rate(app.conf.task_default_rate_limit)
+    except ValueError as exc:
+        raise CliError(f"task_default_rate_limit: {exc}") from None
+    for name, task in app.tasks.items():
+        try:
+            parse_rate(task.rate_limit)
+        except ValueError as exc:
+            raise CliError(f"task {name}: {exc}") from None
+
+
 @click.command()
 @click.option("-A", "--app", "app_spec", metavar="APP", help="The app to load.")
 @click.option("-b", "--broker", metavar="URL", help="Broker URL.")
@@ -124,6 +139,7 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
     check_reachable(app.broker_url)
     _ = app.backend  # an unusable result backend is an error now, not at the first task
     app.import_modules()
+    _check_rate_limits(app)
 
     def child_logging(index: int) -> None:
         if logfile:

@@ -163,6 +163,11 @@ class Worker:
     def _serve(self, connection, first: bool) -> None:
         hub = Hub()
         connection.transport.register_with_event_loop(connection.connection, hub)
+        if not connection.transport.implements.asynchronous:
+            # Polling transports (filesystem://) have no socket for the loop to
+            # watch: poll them from a timer instead.
+            interval = min(float(connection.transport.polling_interval or 0.1), 0.1)
+            hub.call_repeatedly(interval, self._poll_transport, connection)
         self._enable_amqp_heartbeats(hub, connection)
         if first and self.purge:
             count = self._purge(connection)
@@ -203,6 +208,14 @@ class Worker:
             except Exception:  # noqa: BLE001
                 logger.debug("hub reset failed", exc_info=True)
         self._finish_shutdown(consumer)
+
+    def _poll_transport(self, connection) -> None:
+        """Take what a polling transport has ready, up to the prefetch window."""
+        for _ in range(max(self.consumer.prefetch_count(), 1)):
+            try:
+                connection.drain_events(timeout=0)
+            except TimeoutError:
+                return
 
     def _drain_for_shutdown(self, consumer: Consumer) -> bool:
         """Keep the loop alive while running tasks finish; False when done."""
