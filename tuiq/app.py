@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import os
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -94,6 +96,8 @@ class App:
         self._backend_lock = threading.Lock()
         self._control = None
         self._local = threading.local()
+        after_fork = weakref.WeakMethod(self._after_fork)
+        os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
         self._oid = str(uuid.uuid4())
         self._imported = False
         from tuiq.canvas import register_builtin_tasks
@@ -113,8 +117,6 @@ class App:
 
     def config_from_envvar(self, variable: str) -> None:
         """Load settings from the module named by an environment variable."""
-        import os
-
         self.config_from_object(os.environ[variable])
 
     def override_broker(self, url: str | None) -> None:
@@ -122,6 +124,7 @@ class App:
         if url:
             self._broker_override = url
             self._broker_url = None
+            self._drop_thread_connection()
 
     def override_backend(self, url: str | None) -> None:
         """Use ``url`` as the result backend (``--result-backend``)."""
@@ -434,9 +437,19 @@ class App:
             if producer is not None:
                 producer.publish(body, **publish_kwargs)
                 return
-            with producers[self._producer_connection()].acquire(block=True) as pooled:
+            connection = self._producer_connection()
+            # kombu re-checks (and copies) every entity to declare on each publish;
+            # a queue this connection already declared is skipped altogether.
+            declared = self._local.__dict__.setdefault("declared", set())
+            queue = publish_kwargs["declare"][0] if publish_kwargs.get("declare") else None
+            if queue is not None and queue.name in declared:
+                publish_kwargs["declare"] = []
+            with producers[connection].acquire(block=True) as pooled:
                 pooled.publish(body, **publish_kwargs)
+            if queue is not None:
+                declared.add(queue.name)
         except (OperationalError, ConnectionError, OSError) as exc:
+            self._local.__dict__.pop("declared", None)
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BrokerUnavailable(
                 f"cannot reach broker {mask_url(self.broker_url)}: {reason}"
@@ -476,12 +489,20 @@ class App:
         """The task executing in this thread, if any."""
         return current_task()
 
-    def close(self) -> None:
-        """Release the broker connection of this thread and the backend's."""
+    def _drop_thread_connection(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.release()
             self._local.connection = None
+        self._local.__dict__.pop("declared", None)
+
+    def _after_fork(self) -> None:
+        # A child must not share its parent's sockets: start with none.
+        self._local = threading.local()
+
+    def close(self) -> None:
+        """Release the broker connection of this thread and the backend's."""
+        self._drop_thread_connection()
         if self._backend is not None:
             self._backend.close()
 
