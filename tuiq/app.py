@@ -50,6 +50,22 @@ def _signature_dicts(value: Any) -> list[dict[str, Any]]:
     return [dict(item) for item in value]
 
 
+def _check_transport(url: str) -> None:
+    """Refuse a broker URL whose scheme kombu has no transport for."""
+    from kombu.transport import resolve_transport
+
+    from tuiq.broker import mask_url
+    from tuiq.exceptions import ConfigurationError
+
+    scheme = url.split("://", 1)[0] if "://" in url else url
+    base = scheme.split("+", 1)[0]
+    try:
+        resolve_transport(base)
+    except (KeyError, ImportError) as exc:
+        raise ConfigurationError(f"unknown broker transport {base!r} in {mask_url(url)} "
+                                 "(use redis://, rediss://, amqp:// or filesystem://)") from exc
+
+
 class TaskRegistry(dict):
     """Task name to task instance."""
 
@@ -138,7 +154,9 @@ class App:
         if self._broker_url is None:
             from tuiq.broker import resolve_broker_url
 
-            self._broker_url = resolve_broker_url(self._broker_override, self.conf.broker_url)
+            url = resolve_broker_url(self._broker_override, self.conf.broker_url)
+            _check_transport(url)
+            self._broker_url = url
         return self._broker_url
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -31,55 +32,63 @@ def _app_in_module(module: ModuleType) -> object | None:
     return None
 
 
+def _import(module_name: str, spec: str):
+    """Import the ``-A`` module; tell a missing module from a failing one."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(f"{missing}."):
+            raise AppNotFound(f"cannot import app module {missing!r} (from -A {spec})") \
+                from exc
+        raise AppNotFound(f"error while importing -A {spec}: {exc!r}") from exc
+    except Exception as exc:  # noqa: BLE001 - the user's module failed: say how, in one line
+        raise AppNotFound(f"error while importing -A {spec}: {exc!r}") from exc
+
+
 def find_app(spec: str) -> object:
     """Import ``spec`` and return its app.
 
     ``proj:attr`` takes that attribute. ``proj.module.attr`` works when the last
     part names an app. For a module: ``app``, then ``celery``, then any app
-    attribute, then the submodule ``proj.celery`` the same way.
+    attribute, then the submodule ``proj.celery`` the same way. Errors are
+    :class:`AppNotFound` with a one-line message.
     """
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     module_name, _, attribute = spec.partition(":")
-    try:
-        if attribute:
-            module = importlib.import_module(module_name)
-            value = module
-            for part in attribute.split("."):
-                value = getattr(value, part)
-            if inspect.isfunction(value):
+    if attribute:
+        value = _import(module_name, spec)
+        for part in attribute.split("."):
+            if not hasattr(value, part):
+                raise AppNotFound(f"-A {spec}: {module_name} has no attribute {part!r}")
+            value = getattr(value, part)
+        if inspect.isfunction(value):
+            try:
                 value = value()  # an app factory, as Celery allows
-            if not _is_app(value):
-                raise AppNotFound(f"{spec} is not a tuiq app")
-            return value
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name or "." not in module_name:
-                raise
-            parent, _, attr = module_name.rpartition(".")
-            value = getattr(importlib.import_module(parent), attr, None)
-            if _is_app(value):
-                return value
+            except Exception as exc:  # noqa: BLE001
+                raise AppNotFound(f"-A {spec}: the app factory failed: {exc!r}") from exc
+        if not _is_app(value):
+            raise AppNotFound(f"{spec} is not a tuiq app")
+        return value
+    try:
+        module = _import(module_name, spec)
+    except AppNotFound:
+        if "." not in module_name:
             raise
-        found = _app_in_module(module)
+        # ``proj.module.app``: the last part may name the app itself.
+        parent, _, attr = module_name.rpartition(".")
+        value = getattr(_import(parent, spec), attr, None)
+        if _is_app(value):
+            return value
+        raise
+    found = _app_in_module(module)
+    if found is not None:
+        return found
+    if importlib.util.find_spec(f"{module_name}.celery") if hasattr(module, "__path__") \
+            else None:
+        found = _app_in_module(_import(f"{module_name}.celery", spec))
         if found is not None:
             return found
-        try:
-            submodule = importlib.import_module(f"{module_name}.celery")
-        except ModuleNotFoundError:
-            submodule = None
-        if submodule is not None:
-            found = _app_in_module(submodule)
-            if found is not None:
-                return found
-    except ModuleNotFoundError as exc:
-        raise AppNotFound(f"cannot import app module {exc.name!r} (from -A {spec})") from exc
-    except AttributeError as exc:
-        raise AppNotFound(f"-A {spec}: {exc}") from exc
-    except AppNotFound:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the user's module failed: say where, in one line
-        raise AppNotFound(f"error while importing -A {spec}: {exc!r}") from exc
     raise AppNotFound(f"no app found in module {module_name!r} (looked for 'app', 'celery' "
                       f"and any App instance)")

@@ -27,7 +27,8 @@ def _json_arg(text: str | None, kind: type, option: str):
 @click.argument("name")
 @click.option("-a", "--args", "args_json", metavar="JSON", help='Positional args, e.g. "[2, 3]".')
 @click.option("-k", "--kwargs", "kwargs_json", metavar="JSON", help='Keyword args, e.g. {"x": 1}.')
-@click.option("--countdown", type=float, help="Run no earlier than this many seconds from now.")
+@click.option("--countdown", type=click.FloatRange(min=0),
+              help="Run no earlier than this many seconds from now.")
 @click.option("--eta", metavar="ISO-8601", help="Run no earlier than this time.")
 @click.option("--expires", metavar="SECONDS|ISO-8601", help="Discard if not started by then.")
 @click.option("-Q", "--queue", help="Queue to send to.")

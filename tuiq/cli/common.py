@@ -76,7 +76,7 @@ def setup_logging(level: str, logfile: str | None = None) -> None:
         root.removeHandler(handler)
     numeric = getattr(logging, level.upper(), None)
     if not isinstance(numeric, int):
-        raise CliError(f"unknown log level: {level!r} (use DEBUG, INFO, WARNING, ERROR)")
+        raise CliError(f"unknown log level: {level!r} (use DEBUG, INFO, WARNING, ERROR, CRITICAL)")
     if logfile:
         try:
             handler: logging.Handler = logging.FileHandler(logfile)

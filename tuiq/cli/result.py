@@ -14,7 +14,7 @@ from tuiq.exceptions import TimeoutError
 @click.command()
 @click.argument("task_id")
 @click.option("-w", "--wait", is_flag=True, help="Wait until the task is ready.")
-@click.option("-t", "--timeout", type=float, default=None,
+@click.option("-t", "--timeout", type=click.FloatRange(min=0), default=None,
               help="Seconds to wait at most (implies --wait).")
 @click.option("--traceback", "show_traceback", is_flag=True, help="Show the traceback.")
 @click.option("-j", "--json", "as_json", is_flag=True, help="Print the stored meta as JSON.")
@@ -38,6 +38,8 @@ def result(ctx: click.Context, task_id, wait, timeout, show_traceback, as_json, 
         from kombu.utils.json import dumps
 
         click.echo(dumps(meta))
+        if meta.get("status") == states.FAILURE:
+            ctx.exit(1)
         return
     status = meta.get("status")
     if status == states.SUCCESS:
