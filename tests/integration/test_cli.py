@@ -87,6 +87,13 @@ CLI_ERRORS = {
                            "no_such_module_tq"),
     "call-unknown-app": (["call", "testproj.add", "-A", "no_such_module_tq", "-b", DEAD_BROKER],
                          "no_such_module_tq"),
+    "call-unknown-transport": (["call", "testproj.add", "-b", "foo://bar"],
+                               "unknown broker transport 'foo'"),
+    "worker-unknown-transport": (["worker", "-A", "tests.support.testproj", "-b", "foo://bar"],
+                                 "unknown broker transport 'foo'"),
+    "worker-app-module-raises": (["worker", "-A", "tests.support.broken_app", "-b", DEAD_BROKER],
+                                 "error while importing -A tests.support.broken_app: "
+                                 "ModuleNotFoundError"),
 }
 
 
