@@ -356,6 +356,30 @@ class chunks(Signature):  # noqa: N801 - Celery's name
         return self.group().apply_async(args, kwargs, **options)
 
 
+def signature_from_dict(data: Mapping[str, Any], app=None) -> Signature:
+    """Rebuild a signature dict as sent on the wire, groups, chains and chords included."""
+    if isinstance(data, Signature) and type(data) is not Signature:
+        return data
+    kind = data.get("subtask_type")
+    kwargs = data.get("kwargs") or {}
+    options = dict(data.get("options") or {})
+    if kind == "group":
+        built: Signature = group([signature_from_dict(t, app) for t in kwargs.get("tasks", [])],
+                                 app=app)
+    elif kind == "chain":
+        built = chain(*[signature_from_dict(t, app) for t in kwargs.get("tasks", [])], app=app)
+    elif kind == "chord":
+        built = chord(signature_from_dict(kwargs["header"], app),
+                      signature_from_dict(kwargs["body"], app), app=app)
+    else:
+        return Signature(data, app=app)
+    built.options.update(options)
+    return built
+
+
+maybe_signature = signature_from_dict
+
+
 def register_builtin_tasks(app) -> None:
     """Register Celery's built-in helper tasks (``celery.map`` and friends) on ``app``."""
 
@@ -373,7 +397,8 @@ def register_builtin_tasks(app) -> None:
 
     @app.task(name="celery.chunks")
     def _chunks(task, it, n):
-        return chunks(Signature(task, app=app), it, n, app=app).group().apply_async()
+        result = chunks(Signature(task, app=app), it, n, app=app).group().apply_async()
+        return [r.id for r in result]
 
     @app.task(name="celery.backend_cleanup")
     def _backend_cleanup():

@@ -270,9 +270,18 @@ class Task:
             "countdown": countdown,
             "eta": eta,
             "expires": request.expires,
-            "queue": (request.delivery_info or {}).get("routing_key"),
+            "chord": request.chord,
+            "reply_to": request.reply_to,
             "priority": (request.delivery_info or {}).get("priority"),
         }
+        # Go back the way the message came: by queue name when it came through
+        # the default exchange, else by its exchange and routing key.
+        delivery = request.delivery_info or {}
+        if delivery.get("exchange"):
+            sig_options["exchange"] = delivery["exchange"]
+            sig_options["routing_key"] = delivery.get("routing_key")
+        else:
+            sig_options["queue"] = delivery.get("routing_key")
         sig_options.update(options)
         if request.is_eager:
             raise Retry(exc=exc, when=when)

@@ -100,18 +100,25 @@ class RedisChords:
             client=client)
         if ready == -1 or not size or not claimed:
             return
-        entries = client.zrange(keys[0], 0, -1)
         body = dict(request.chord)
-        self._send_body(body, [backend.decode(e) for e in entries])
-        client.register_script(CLEANUP_SCRIPT)(
-            keys=[keys[4], keys[0], keys[1], keys[2], keys[3]],
-            args=[token, DONE_MARKER_SECONDS], client=client)
+        try:
+            entries = client.zrange(keys[0], 0, -1)
+            self._send_body(body, [backend.decode(e) for e in entries])
+        except Exception as exc:  # noqa: BLE001 - the body must not wait forever
+            logger.exception("Chord %s: could not send its body", group_id)
+            body_id = (body.get("options") or {}).get("task_id")
+            if body_id:
+                backend.mark_as_failure(body_id, ChordError(f"could not send the body: {exc!r}"))
+        finally:
+            client.register_script(CLEANUP_SCRIPT)(
+                keys=[keys[4], keys[0], keys[1], keys[2], keys[3]],
+                args=[token, DONE_MARKER_SECONDS], client=client)
 
     def _send_body(self, body: dict[str, Any], entries: list[list[Any]]) -> None:
-        from tuiq.canvas import Signature
+        from tuiq.canvas import signature_from_dict
 
         app = self.backend.app
-        callback = Signature(body, app=app)
+        callback = signature_from_dict(body, app=app)
         values = []
         for _, task_id, state, value in entries:
             if state in states.PROPAGATE_STATES:

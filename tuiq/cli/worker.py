@@ -163,4 +163,11 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
             os.unlink(pid_path)
     if node.restart_requested:
         restart_in_place()
+    if node.cold:
+        # Threads of the threads pool cannot be killed; leave without joining them.
+        from tuiq.worker.worker import flush_streams
+
+        logging.shutdown()
+        flush_streams()
+        os._exit(code)
     sys.exit(code)

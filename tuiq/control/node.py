@@ -28,6 +28,14 @@ def make_mailbox(app) -> pidbox.Mailbox:
     )
 
 
+class UnknownCommand(KeyError):
+    """No command of that name is registered."""
+
+
+class BadArguments(TypeError):
+    """The arguments do not fit the command."""
+
+
 class ControlNode(pidbox.Node):
     """A pidbox node that dispatches to the command registry."""
 
@@ -35,8 +43,16 @@ class ControlNode(pidbox.Node):
         """Run the command; unknown names and bad arguments become error replies."""
         command = lookup(method)
         if command is None:
-            raise KeyError(method)
-        return command.handler(self.state, **(arguments or {}))
+            raise UnknownCommand(method)
+        if not isinstance(arguments or {}, dict):
+            raise BadArguments(f"arguments must be a mapping, not {type(arguments).__name__}")
+        try:
+            return command.handler(self.state, **(arguments or {}))
+        except TypeError as exc:
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                # Raised by the call itself: the arguments do not fit the handler.
+                raise BadArguments(str(exc)) from exc
+            raise
 
     def dispatch(self, method, arguments=None, reply_to=None, ticket=None, **kwargs):
         """Run a command and reply unless the handler says not to."""
@@ -45,14 +61,17 @@ class ControlNode(pidbox.Node):
             reply = self.handle(method, arguments)
         except NoReply:
             return None
-        except KeyError as exc:
-            reply = {"error": f"unknown command: {exc.args[0]!s}" if exc.args else repr(exc)}
-        except TypeError as exc:
+        except UnknownCommand:
+            reply = {"error": f"unknown command: {method}"}
+        except BadArguments as exc:
             reply = {"error": f"bad arguments for {method}: {exc}"}
         except Exception as exc:  # noqa: BLE001 - a command must never take the worker down
             logger.exception("Control command %s failed", method)
             reply = {"error": repr(exc)}
         if reply_to:
+            if not isinstance(reply_to, dict) or not {"exchange", "routing_key"} <= set(reply_to):
+                logger.error("Control command %s has an unusable reply_to: %r", method, reply_to)
+                return reply
             self.reply({self.hostname: reply}, exchange=reply_to["exchange"],
                        routing_key=reply_to["routing_key"], ticket=ticket)
         return reply

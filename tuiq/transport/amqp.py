@@ -34,8 +34,9 @@ class Channel(pyamqp.Channel):
         message = super().message_to_python(raw_message)
         tag = message.delivery_tag
         consumer_tag = (message.delivery_info or {}).get("consumer_tag")
-        if self.batch_acks and isinstance(tag, int) and \
-                consumer_tag not in self.no_ack_consumers:
+        # Recorded even before batching is on: a multiple ack must never cover
+        # a delivery it does not know about.
+        if isinstance(tag, int) and consumer_tag not in self.no_ack_consumers:
             self._outstanding.append(tag)
         return message
 
@@ -43,6 +44,8 @@ class Channel(pyamqp.Channel):
         """Hold the ack until the next flush (a multiple ack flushes first)."""
         if not self.batch_acks or multiple or delivery_tag not in self._outstanding:
             self.flush_acks()
+            if not multiple:
+                self._forget(delivery_tag)
             return super().basic_ack(delivery_tag, multiple=multiple, argsig=argsig)
         self._pending_acks.add(delivery_tag)
         return None
@@ -50,11 +53,14 @@ class Channel(pyamqp.Channel):
     def basic_reject(self, delivery_tag, requeue, argsig="Lb"):
         """Reject now; the tag leaves the outstanding run."""
         self.flush_acks()
+        self._forget(delivery_tag)
+        return super().basic_reject(delivery_tag, requeue, argsig=argsig)
+
+    def _forget(self, delivery_tag: int) -> None:
         try:
             self._outstanding.remove(delivery_tag)
         except ValueError:
             pass
-        return super().basic_reject(delivery_tag, requeue, argsig=argsig)
 
     def flush_acks(self) -> None:
         """Send held acks: one multiple ack for the leading run, single ones after."""

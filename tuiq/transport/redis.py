@@ -11,6 +11,7 @@ messages.
 
 from __future__ import annotations
 
+import logging
 from queue import Empty
 from time import time
 from typing import Any
@@ -19,6 +20,8 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
+
+logger = logging.getLogger("tuiq.worker")
 
 
 class QoS(kombu_redis.QoS):
@@ -61,7 +64,6 @@ class QoS(kombu_redis.QoS):
         appends, acks = self._pending_append, self._pending_ack
         if not appends and not acks:
             return
-        self._pending_append, self._pending_ack = [], []
         acked = set(acks)
         with self.channel.conn_or_acquire() as client:
             pipe = client.pipeline()
@@ -77,6 +79,8 @@ class QoS(kombu_redis.QoS):
                     pipe.zrem(self.unacked_index_key, tag)
                     pipe.hdel(self.unacked_key, tag)
             pipe.execute()
+        # Cleared only once written: after a failed write the next flush retries.
+        self._pending_append, self._pending_ack = [], []
 
     def restore_unacked(self, client=None):
         """Flush first, so nothing acked is restored, then restore the rest."""
@@ -117,7 +121,7 @@ class Channel(kombu_redis.Channel):
             raw_key, item = dest__item
             dest = bytes_to_str(raw_key).rsplit(self.sep, 1)[0]
             self._queue_cycle.rotate(dest)
-            self.connection._deliver(loads(bytes_to_str(item)), dest)
+            self._deliver_raw(item, dest)
         finally:
             self._in_poll = None
             self._flush_brpop_reauth()
@@ -139,7 +143,17 @@ class Channel(kombu_redis.Channel):
         with self.conn_or_acquire() as client:
             items = client.rpop(raw_key, spare)
         for item in items or ():
-            self.connection._deliver(loads(bytes_to_str(item)), dest)
+            self._deliver_raw(item, dest)
+
+    def _deliver_raw(self, item: bytes, dest: str) -> None:
+        """Deliver one popped envelope; one that is not JSON is dropped, not fatal."""
+        try:
+            payload = loads(bytes_to_str(item))
+        except (ValueError, TypeError) as exc:
+            logger.error("Dropped a message from %s that is not a kombu envelope: %r (%r)",
+                         dest, item[:200], exc)
+            return
+        self.connection._deliver(payload, dest)
 
     def _create_client(self, asynchronous=False):
         if asynchronous:

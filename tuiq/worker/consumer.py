@@ -48,8 +48,10 @@ class Consumer:
         self.qos: QoS | None = None
         self.generation = 0
         self.ready: collections.deque[Request] = collections.deque()
-        self.active: dict[str, Request] = {}
-        self.scheduled: dict[str, tuple[Request, float]] = {}
+        # Keyed by the Request object, not the task id: a retry or a redelivery
+        # can bring a second message with the same id while the first is held.
+        self.active: dict[Request, Request] = {}
+        self.scheduled: dict[Request, tuple[Request, float]] = {}
         self.rate_limited: dict[str, collections.deque[Request]] = {}
         self.buckets: dict[str, TokenBucket | None] = {}
         self._inbox: collections.deque[Callable[[], None]] = collections.deque()
@@ -223,7 +225,7 @@ class Consumer:
         if task_message.eta is not None:
             delay = (task_message.eta - datetime.now(UTC)).total_seconds()
             if delay > 0:
-                self.scheduled[request.id] = (request, time.time() + delay)
+                self.scheduled[request] = (request, time.time() + delay)
                 self.qos.increment_eventually()
                 self.hub.call_later(delay, self._eta_due, request)
                 logger.info("Task %s[%s] received, ETA %s", request.name, request.id,
@@ -248,7 +250,7 @@ class Consumer:
             logger.error("Could not store result: %r", exc)
 
     def _eta_due(self, request: Request) -> None:
-        if self.scheduled.pop(request.id, None) is None or request.settled:
+        if self.scheduled.pop(request, None) is None or request.settled:
             return
         self.qos.decrement_eventually()
         if not self._discard_if_revoked(request):
@@ -267,6 +269,7 @@ class Consumer:
         logger.info("Discarding %s task %s[%s]", reason, request.name, request.id)
         self._store_quietly(self.app.backend.store_result, request.id,
                             TaskRevokedError(reason), states.REVOKED)
+        self._report_to_workflow(request, states.REVOKED, TaskRevokedError(reason))
         request.settled = True
         request.ack()
         self.worker.on_task_revoked(request, expired=reason == "expired")
@@ -328,7 +331,7 @@ class Consumer:
 
     def start(self, request: Request) -> None:
         """Run ``request`` in the pool; early-ack tasks are acknowledged now."""
-        self.active[request.id] = request
+        self.active[request] = request
         request.time_start = time.time()
         if not request.acks_late:
             request.ack()
@@ -361,7 +364,7 @@ class Consumer:
 
     def _settle(self, request: Request, generation: int, ack: bool = True,
                 requeue: bool | None = None) -> None:
-        self.active.pop(request.id, None)
+        self.active.pop(request, None)
         request.settled = True
         if generation == self.generation and self.connection is not None:
             try:
@@ -394,6 +397,7 @@ class Consumer:
             logger.warning("Task %s[%s] terminated: %r", request.name, request.id, exc)
             self._store_quietly(self.app.backend.store_result, request.id,
                                 TaskRevokedError("terminated"), states.REVOKED)
+            self._report_to_workflow(request, states.REVOKED, TaskRevokedError("terminated"))
             self.worker.on_task_revoked(request, expired=False)
             self._settle(request, generation)
             return
@@ -411,6 +415,7 @@ class Consumer:
             logger.error("Task %s[%s] failed in the pool: %r", request.name, request.id, exc)
         self._store_quietly(self.app.backend.mark_as_failure, request.id, exc,
                             traceback=None if isinstance(exc, WorkerLostError) else text)
+        self._report_to_workflow(request, states.FAILURE, exc)
         if isinstance(exc, TimeLimitExceeded) and request.acks_late and not (
                 request.task.acks_on_failure_or_timeout
                 and self.app.conf.task_acks_on_failure_or_timeout):
@@ -427,11 +432,27 @@ class Consumer:
         })
         self._settle(request, generation)
 
+    def _report_to_workflow(self, request: Request, state: str, exc: BaseException) -> None:
+        """Tell the task's chord and errbacks about an outcome decided here, not in the pool."""
+        embed = request.task_message.embed
+        if not (embed.get("chord") or embed.get("errbacks")):
+            return
+        from tuiq.worker import trace
+
+        context = trace.build_request(request.job_payload())
+        try:
+            if context.chord:
+                trace.chord_part_return(self.app.backend, context, state, exc)
+            if context.errbacks:
+                trace.send_follow_ups(self.app, context.errbacks, (context.id,), context)
+        except Exception as error:  # noqa: BLE001 - the broker or backend may be down
+            logger.error("Task %s[%s]: could not notify its workflow: %r", request.name,
+                         request.id, error)
+
     # revokes ------------------------------------------------------------------------
     def terminate(self, task_id: str, signum: int) -> bool:
         """Signal the process running ``task_id``; False if it is not running here."""
-        request = self.active.get(task_id)
-        if request is None or request.worker_pid is None:
-            return False
-        self.pool.terminate_job(request.worker_pid, signum)
-        return True
+        running = [r for r in self.active if r.id == task_id and r.worker_pid is not None]
+        for request in running:
+            self.pool.terminate_job(request.worker_pid, signum)
+        return bool(running)

@@ -26,7 +26,7 @@ class Request:
 
     __slots__ = (
         "message", "task_message", "task", "hostname", "generation", "time_received",
-        "time_start", "worker_pid", "acknowledged", "settled", "job",
+        "time_start", "worker_pid", "acknowledged", "settled",
     )
 
     def __init__(self, message: Any, task_message: TaskMessage, task: Task, hostname: str,
@@ -41,7 +41,6 @@ class Request:
         self.worker_pid: int | None = None
         self.acknowledged = False
         self.settled = False
-        self.job: Any = None
 
     @property
     def id(self) -> str:
@@ -121,7 +120,7 @@ class Request:
         }
 
     def ack(self) -> None:
-        """Acknowledge the message once (a message of a lost connection is skipped)."""
+        """Acknowledge the message once."""
         if not self.acknowledged:
             self.acknowledged = True
             self.message.ack()

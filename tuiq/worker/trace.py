@@ -45,12 +45,13 @@ def _backoff(task: Task, retries: int) -> float:
     return max(0.0, countdown)
 
 
-def _send_follow_ups(app, signatures: list[dict[str, Any]], prepend: tuple, request: Context,
-                     chain: list[dict[str, Any]] | None = None) -> None:
-    from tuiq.canvas import Signature
+def send_follow_ups(app, signatures: list[dict[str, Any]], prepend: tuple, request: Context,
+                    chain: list[dict[str, Any]] | None = None) -> None:
+    """Send callbacks, errbacks or the next chain step, as children of ``request``."""
+    from tuiq.canvas import signature_from_dict
 
     for index, raw in enumerate(signatures):
-        sig = Signature(raw, app=app)
+        sig = signature_from_dict(raw, app=app)
         options = dict(sig.options)
         options.setdefault("parent_id", request.id)
         options.setdefault("root_id", request.root_id or request.id)
@@ -59,7 +60,8 @@ def _send_follow_ups(app, signatures: list[dict[str, Any]], prepend: tuple, requ
         sig.apply_async(prepend if not sig.immutable else (), **options)
 
 
-def _chord_part_return(backend, request: Context, state: str, result: Any) -> None:
+def chord_part_return(backend, request: Context, state: str, result: Any) -> None:
+    """Record ``request``'s outcome in its chord; the last header task sends the body."""
     chords = getattr(backend, "chords", None)
     if chords is None:
         logger.error("Task %s is part of a chord, which needs the Redis result backend",
@@ -149,10 +151,10 @@ def execute_job(job: dict[str, Any], app=None) -> dict[str, Any]:
                 task_store_errors_even_if_ignored:
             backend.mark_as_failure(request.id, exc, traceback=text, request=request)
         if request.chord:
-            _chord_part_return(backend, request, states.FAILURE, exc)
+            chord_part_return(backend, request, states.FAILURE, exc)
         if request.errbacks:
             try:
-                _send_follow_ups(app, request.errbacks, (request.id,), request)
+                send_follow_ups(app, request.errbacks, (request.id,), request)
             except Exception:  # noqa: BLE001 - an errback must not mask the failure
                 logger.exception("Task %s[%s]: cannot send errbacks", task.name, request.id)
         expected = bool(task.throws) and isinstance(exc, task.throws)
@@ -163,15 +165,15 @@ def execute_job(job: dict[str, Any], app=None) -> dict[str, Any]:
         # Follow-ups go out while the request is current, so they are recorded
         # as its children before the result (with ``children``) is stored.
         if request.callbacks:
-            _send_follow_ups(app, request.callbacks, (retval,), request)
+            send_follow_ups(app, request.callbacks, (retval,), request)
         if request.chain:
             remaining = list(request.chain)
             next_step = remaining.pop()
-            _send_follow_ups(app, [next_step], (retval,), request, chain=remaining)
+            send_follow_ups(app, [next_step], (retval,), request, chain=remaining)
         if store:
             backend.mark_as_done(request.id, retval, request=request)
         if request.chord:
-            _chord_part_return(backend, request, states.SUCCESS, retval)
+            chord_part_return(backend, request, states.SUCCESS, retval)
         return {"state": states.SUCCESS, "result": safe_repr(retval, RESULT_REPR_MAXLEN),
                 "runtime": runtime}
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from typing import Any
@@ -22,6 +21,7 @@ from kombu.asynchronous import Hub
 from tuiq import states
 from tuiq.broker import mask_url
 from tuiq.control.node import create_node, make_mailbox
+from tuiq.exceptions import BrokerUnavailable
 from tuiq.transport import enable_batching
 from tuiq.transport import flush as flush_bookkeeping
 from tuiq.worker import trace
@@ -106,7 +106,6 @@ class Worker:
         from kombu.exceptions import OperationalError
 
         connection = self.app.connection()
-        attempt = 0
 
         def errback(exc: BaseException, interval: float) -> None:
             logger.error("Cannot connect to %s: %s. Trying again in %.1fs...",
@@ -120,29 +119,23 @@ class Worker:
                 interval_start=1, interval_step=2, interval_max=10,
             )
         except (OperationalError, OSError) as exc:
-            attempt += 1
             raise BrokerLost(f"cannot reach broker {mask_url(self.app.broker_url)}: {exc}") \
                 from exc
         return connection
 
     def _run_connected(self) -> None:
         first = True
-        backoff = 1.0
         while not self.stopping:
             try:
+                # The first connection fails fast (one clear error); later ones
+                # retry with back-off inside ensure_connection until they succeed.
                 connection = self._connect(first)
-            except BrokerLost:
-                if first:
-                    raise
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
             except WorkerShutdown:
                 return
             try:
                 self._serve(connection, first)
                 return
-            except connection.connection_errors + (OSError,) as exc:
+            except connection.connection_errors + connection.channel_errors + (OSError,) as exc:
                 logger.error("Connection to broker lost: %r. Reconnecting...", exc)
                 if self.consumer is not None:
                     self.consumer.detach()
@@ -152,8 +145,7 @@ class Worker:
                 except Exception:  # noqa: BLE001 - closing a dead connection may fail
                     pass
             first = False
-            backoff = 1.0
-            self._sleep_interruptibly(backoff)
+            self._sleep_interruptibly(1.0)
 
     def _sleep_interruptibly(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -173,11 +165,14 @@ class Worker:
             count = self._purge(connection)
             logger.warning("Purged %d message(s) from %s", count, ", ".join(self.queues))
         consumer = self.consumer
+        # Batching must be on before the first delivery, so every delivery tag is
+        # known when acks are grouped.
+        enable_batching(connection.default_channel)
         consumer.attach(connection, hub)
         mailbox = make_mailbox(self.app)
         node = create_node(self.app, mailbox, self.hostname, ControlState(self),
                            connection.channel())
-        node.listen(callback=None)
+        node.listen(callback=_guarded(node.handle_message))
         if first:
             self.ready_at = time.monotonic()
             logger.info("%s ready.", self.hostname)
@@ -186,7 +181,6 @@ class Worker:
         hub.propagate_errors = connection.connection_errors
         loop = hub.create_loop()
         channel = connection.default_channel
-        enable_batching(channel)
         try:
             while True:
                 if self.stopping:
@@ -318,8 +312,21 @@ class Worker:
         """A task's message was rejected."""
 
 
-class BrokerLost(Exception):
-    """The broker could not be reached."""
+def _guarded(handle_message):
+    """Wrap the control node's handler: a malformed command is logged, never fatal."""
+    def on_message(body, message) -> None:
+        try:
+            if not isinstance(body, dict):
+                raise TypeError(f"control message body is a {type(body).__name__}, not a dict")
+            handle_message(body, message)
+        except Exception as exc:  # noqa: BLE001 - one bad broadcast must not stop workers
+            logger.error("Ignored malformed control message: %r", exc)
+
+    return on_message
+
+
+class BrokerLost(BrokerUnavailable):
+    """The broker could not be reached at start-up."""
 
 
 class ControlState:
@@ -347,7 +354,7 @@ class ControlState:
             if not killed:
                 return {"ok": "terminate: tasks unknown"}
             return {"ok": f"terminate: {', '.join(killed)}"}
-        active = worker.consumer.active
+        active = {request.id for request in worker.consumer.active}
         for task_id in ids:
             if task_id not in active:
                 self._store_revoked_if_pending(task_id)
@@ -380,11 +387,6 @@ def _signal_number(name: str | int) -> int:
         return int(getattr(signal, text))
     except AttributeError:
         raise ValueError(f"unknown signal: {name}") from None
-
-
-def hostname() -> str:
-    """The machine's host name."""
-    return socket.gethostname()
 
 
 def flush_streams() -> None:
