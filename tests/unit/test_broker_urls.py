@@ -6,7 +6,9 @@ Nothing here starts a server: the embedded default is resolved with ``start=Fals
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -193,13 +195,16 @@ def test_is_embedded_url(home: Path) -> None:
     assert other.owns_url(other.url)
 
 
-def test_socket_in_data_dir_when_short(tmp_path: Path) -> None:
-    server = EmbeddedServer(tmp_path / "h")
-    if len(str(tmp_path / "h" / "valkey" / "valkey.sock")) > 100:
-        pytest.skip("tmp_path itself is too deep for this check")
-    assert server.socket_path == tmp_path / "h" / "valkey" / "valkey.sock"
-    assert not server.uses_short_socket_dir
-    assert server.url == f"redis+socket://{server.socket_path}"
+def test_socket_in_data_dir_when_short() -> None:
+    # A short home of its own: pytest's tmp_path can be too deep for a socket path.
+    short = Path(tempfile.mkdtemp(prefix="tq"))
+    try:
+        server = EmbeddedServer(short / "h")
+        assert server.socket_path == short / "h" / "valkey" / "valkey.sock"
+        assert not server.uses_short_socket_dir
+        assert server.url == f"redis+socket://{server.socket_path}"
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def test_socket_falls_back_to_short_dir_when_too_long(tmp_path: Path) -> None:
