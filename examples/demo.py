@@ -46,7 +46,7 @@ def main() -> None:
     try:
         wait_until_ready(nodename, worker)
         print("add(2, 3)                 ->", add.delay(2, 3).get(timeout=10))
-        print("chain add(1,2)|add(3)|add(4) ->",
+        print("chain 1+2, +3, +4         ->",
               chain(add.s(1, 2), add.s(3), add.s(4)).apply_async().get(timeout=10))
         print("group of 5 adds           ->",
               group(add.s(i, i) for i in range(5)).apply_async().get(timeout=10))
