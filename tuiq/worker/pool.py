@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -166,18 +167,49 @@ class PreforkPool(BasePool):
         )
 
     def stop(self) -> None:
-        """Let running jobs finish, then reap the children."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
+        """End the idle children (the worker stops the pool once no task runs)."""
+        self._end_children(signal.SIGTERM)
 
     def terminate(self) -> None:
         """Kill the children now."""
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        self._end_children(signal.SIGKILL)
+
+    def _end_children(self, signum: int, grace: float = 5.0) -> None:
+        # Not billiard's close()/join(): a child killed while it waited for work
+        # (a TERM to the whole process group does that) dies holding the input
+        # queue's lock, and a join that needs the others to read their stop
+        # sentinel through that lock never returns.
+        pool = self._pool
+        if pool is None:
+            return
+        pool.close()  # the supervisor stops replacing children
+        deadline = time.monotonic() + grace
+        for _ in range(3):  # a child replaced just before close() is caught next round
+            processes = [p for p in list(pool._pool) if p.pid]
+            for process in processes:
+                if process.exitcode is None:
+                    try:
+                        os.kill(process.pid, signum)
+                    except ProcessLookupError:
+                        pass
+            for process in processes:
+                process.join(timeout=max(deadline - time.monotonic(), 0.05))
+                if process.exitcode is None:
+                    os.kill(process.pid, signal.SIGKILL)
+                    process.join(timeout=1)
+            if all(p.exitcode is not None for p in list(pool._pool)):
+                break
+        self._forget_pool()
+
+    def _forget_pool(self) -> None:
+        # billiard's exit-time finalizer takes the pool's input-queue lock; a
+        # child killed while waiting for work (a TERM to the whole process
+        # group) dies holding it, and the worker would hang at exit. The
+        # children are reaped already, so the finalizer has nothing left to do.
+        finalizer = getattr(self._pool, "_terminate", None)
+        if finalizer is not None:
+            finalizer.cancel()
+        self._pool = None
 
     def terminate_job(self, pid: int, sig: int) -> None:
         """Signal the child running a job."""
