@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from kombu.serialization import dumps as kombu_dumps
 from kombu.serialization import loads as kombu_loads
+from kombu.serialization import prepare_accept_content, registry
 
 from tuiq import states
 from tuiq.backends.base import ResultBackend, build_meta
@@ -72,7 +73,8 @@ class RedisBackend(ResultBackend):
         self.expires = conf.result_expires
         self.failure_expires = conf.result_failure_expires
         self.serializer = conf.result_serializer
-        self.accept = conf.result_accept_content or conf.accept_content
+        self.accept = prepare_accept_content(conf.result_accept_content or conf.accept_content)
+        self.content_type = registry.name_to_type.get(self.serializer, self.serializer)
         self.extended = conf.result_extended
         prefix = (conf.result_backend_transport_options or {}).get("global_keyprefix", "")
         if prefix and prefix[-1] not in ":_-.":
@@ -100,11 +102,8 @@ class RedisBackend(ResultBackend):
         return payload
 
     def decode(self, payload: bytes | str) -> dict[str, Any]:
-        """Deserialize a stored meta value."""
-        content_type = "application/json"
-        if isinstance(payload, bytes) and payload[:1] not in (b"{", b"["):
-            content_type = "application/x-python-serialize"
-        return kombu_loads(payload, content_type, "utf-8", accept=None)
+        """Deserialize a stored meta value (written with ``result_serializer``)."""
+        return kombu_loads(payload, self.content_type, "utf-8", accept=self.accept)
 
     def _expiry_for(self, state: str) -> int:
         expires = self.expires

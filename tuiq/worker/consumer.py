@@ -335,7 +335,7 @@ class Consumer:
         request.time_start = time.time()
         if not request.acks_late:
             request.ack()
-        elif self.pool.concurrency == 1 and self.connection is not None:
+        elif self.pool.runs_inline and self.connection is not None:
             # A solo pool runs the task inside this pass: record the delivery in
             # the broker's unacked bookkeeping first, so a crash cannot lose it.
             flush_bookkeeping(self.connection.default_channel)
@@ -381,9 +381,8 @@ class Consumer:
         self.worker.on_task_finished(request, summary)
         if state == states.REJECTED:
             self._settle(request, generation, requeue=bool(summary.get("requeue")))
-        elif state == states.FAILURE and request.acks_late and not (
-                request.task.acks_on_failure_or_timeout
-                and self.app.conf.task_acks_on_failure_or_timeout):
+        elif state == states.FAILURE and request.acks_late and \
+                not request.acks_on_failure_or_timeout:
             self._settle(request, generation, requeue=False)
         else:
             self._settle(request, generation)
@@ -416,21 +415,15 @@ class Consumer:
         self._store_quietly(self.app.backend.mark_as_failure, request.id, exc,
                             traceback=None if isinstance(exc, WorkerLostError) else text)
         self._report_to_workflow(request, states.FAILURE, exc)
-        if isinstance(exc, TimeLimitExceeded) and request.acks_late and not (
-                request.task.acks_on_failure_or_timeout
-                and self.app.conf.task_acks_on_failure_or_timeout):
-            # PROTOCOL.md §7.1: a timed-out late-ack task goes back to the queue
-            # when acks on failure or timeout are off.
-            self.worker.on_task_finished(request, {
-                "state": states.FAILURE, "exception": repr(exc), "traceback": text or "",
-                "runtime": time.time() - (request.time_start or time.time())})
-            self._settle(request, generation, requeue=True)
-            return
         self.worker.on_task_finished(request, {
             "state": states.FAILURE, "exception": repr(exc), "traceback": text or "",
             "runtime": time.time() - (request.time_start or time.time()),
         })
-        self._settle(request, generation)
+        # PROTOCOL.md §7.1: a timed-out late-ack task goes back to the queue
+        # when acks on failure or timeout are off.
+        requeue = True if isinstance(exc, TimeLimitExceeded) and request.acks_late and \
+            not request.acks_on_failure_or_timeout else None
+        self._settle(request, generation, requeue=requeue)
 
     def _report_to_workflow(self, request: Request, state: str, exc: BaseException) -> None:
         """Tell the task's chord and errbacks about an outcome decided here, not in the pool."""

@@ -51,6 +51,8 @@ class BasePool:
     """What the worker needs from a pool."""
 
     implementation = "tuiq.worker.pool:BasePool"
+    #: True when a task runs inside the worker's own loop (solo).
+    runs_inline = False
 
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
@@ -288,6 +290,7 @@ class SoloPool(BasePool):
     """Runs each task in the worker's own loop, one at a time."""
 
     implementation = "tuiq.worker.pool:SoloPool"
+    runs_inline = True
 
     def __init__(self) -> None:
         super().__init__(1)

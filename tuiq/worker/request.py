@@ -84,6 +84,22 @@ class Request:
                 else conf.task_soft_time_limit
         return soft, hard
 
+    @property
+    def acks_on_failure_or_timeout(self) -> bool:
+        """Whether a late-ack task's failure or timeout still acknowledges its message."""
+        return bool(self.task.acks_on_failure_or_timeout
+                    and self.task.app.conf.task_acks_on_failure_or_timeout)
+
+    def delivery_info(self) -> dict[str, Any]:
+        """Where the message came from, as TASK_INFO and the request context show it."""
+        msg = self.task_message
+        return {
+            "exchange": msg.delivery_info.get("exchange"),
+            "routing_key": msg.delivery_info.get("routing_key"),
+            "priority": msg.properties.get("priority"),
+            "redelivered": bool(msg.delivery_info.get("redelivered")),
+        }
+
     def job_payload(self) -> dict[str, Any]:
         """What the pool process needs to run the task (small and picklable)."""
         msg = self.task_message
@@ -93,12 +109,7 @@ class Request:
                 "reply_to": msg.properties.get("reply_to"),
                 "correlation_id": msg.properties.get("correlation_id"),
             },
-            "delivery_info": {
-                "exchange": msg.delivery_info.get("exchange"),
-                "routing_key": msg.delivery_info.get("routing_key"),
-                "priority": msg.properties.get("priority"),
-                "redelivered": bool(msg.delivery_info.get("redelivered")),
-            },
+            "delivery_info": self.delivery_info(),
         }
 
     def info(self, safe: bool = False) -> dict[str, Any]:
@@ -110,12 +121,7 @@ class Request:
             "kwargs": msg.kwargsrepr if safe else msg.kwargs,
             "hostname": self.hostname, "time_start": self.time_start,
             "acknowledged": self.acknowledged,
-            "delivery_info": {
-                "exchange": msg.delivery_info.get("exchange"),
-                "routing_key": msg.delivery_info.get("routing_key"),
-                "priority": msg.properties.get("priority"),
-                "redelivered": bool(msg.delivery_info.get("redelivered")),
-            },
+            "delivery_info": self.delivery_info(),
             "worker_pid": self.worker_pid,
         }
 
