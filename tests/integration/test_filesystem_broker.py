@@ -13,7 +13,9 @@ def test_task_round_trip_over_the_filesystem_transport(tmp_path):
     require_port("127.0.0.1", 6379, "Redis")
     folder = tmp_path / "messages"
     folder.mkdir()
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    # control_folder too: kombu's default is a "control" folder in the cwd.
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
+               "control_folder": str(tmp_path / "control")}
     backend = f"{REDIS_URL}/10"
     queue = unique("fsq")
     env = {"TUIQ_BROKER_TRANSPORT_OPTIONS": json.dumps(options)}
