@@ -15,6 +15,10 @@ SUBCOMMANDS = {
     "call": "tuiq.cli.call:call",
     "result": "tuiq.cli.result:result",
     "broker": "tuiq.cli.broker:broker",
+    "inspect": "tuiq.cli.inspect:inspect",
+    "control": "tuiq.cli.control:control",
+    "status": "tuiq.cli.status:status",
+    "purge": "tuiq.cli.purge:purge",
 }
 
 

@@ -1,0 +1,299 @@
+"""The machinery behind ``tuiq inspect`` and ``tuiq control``: one click group per kind.
+
+Subcommands are generated from the control registry, so commands added to it
+(built-in, or user-defined in the app's modules) appear by themselves.
+Arguments are positional in the registry's order, as ``celery inspect|control``
+takes them; each optional one is also an option (``--terminate``, ``--signal
+KILL``), which is the only way to give those that follow a variadic one.
+"""
+
+from __future__ import annotations
+
+import signal as signals
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from tuiq.cli.common import CliError, load_app, validate_task_id
+from tuiq.control.registry import Argument, Command
+
+#: Arguments checked before anything is sent, by name.
+TASK_ID_ARGUMENTS = frozenset({"task_id", "ids"})
+#: Commands that never reply (PROTOCOL.md §2.5): sent as casts.
+NO_REPLY_COMMANDS = frozenset({"shutdown"})
+
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off", ""}
+
+
+def parse_bool(text: str) -> bool:
+    """``true``/``yes``/``1``/``on`` or ``false``/``no``/``0``/``off``."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def convert(command: str, arg: Argument, text: Any) -> Any:
+    """Convert one command-line value with the argument's type; one-line error if it fails."""
+    if not isinstance(text, str):
+        return text
+    converter = parse_bool if arg.type is bool else arg.type
+    try:
+        return converter(text)
+    except (ValueError, TypeError):
+        kind = getattr(arg.type, "__name__", "value")
+        raise CliError(f"{command}: invalid {arg.name}: {text!r} (expected {kind})") from None
+
+
+def shape_arguments(command: Command, positionals: Sequence[str],
+                    options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The wire ``arguments`` dict from positional words and ``--name`` options.
+
+    Only what was given is sent, so the worker's defaults apply to the rest.
+    A variadic argument takes every remaining word as a list.
+    """
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    rest = list(positionals)
+    arguments: dict[str, Any] = {}
+    for arg in command.args:
+        if arg.variadic:
+            if rest:
+                arguments[arg.name] = [convert(command.name, arg, word) for word in rest]
+                rest = []
+        elif rest:
+            arguments[arg.name] = convert(command.name, arg, rest.pop(0))
+        if arg.name in options:
+            if arg.name in arguments:
+                raise CliError(f"{command.name}: {arg.name} given twice")
+            arguments[arg.name] = convert(command.name, arg, options[arg.name])
+        if arg.required and arg.name not in arguments:
+            raise CliError(f"{command.name}: missing argument {arg.name} "
+                           f"(usage: {command.name} {command.signature})")
+    if rest:
+        most = sum(1 for a in command.args if not a.variadic)
+        raise CliError(f"{command.name} takes at most {most} argument(s), got extra: "
+                       f"{' '.join(rest)}")
+    validate(command, arguments)
+    return arguments
+
+
+def validate(command: Command, arguments: dict[str, Any]) -> None:
+    """Refuse values the worker would reject anyway: task ids, rate limits, signals."""
+    for name in TASK_ID_ARGUMENTS & set(arguments):
+        values = arguments[name] if isinstance(arguments[name], list) else [arguments[name]]
+        for value in values:
+            validate_task_id(value)
+    if command.name == "rate_limit" and "rate_limit" in arguments:
+        from tuiq.worker.ratelimit import parse_rate
+
+        try:
+            parse_rate(arguments["rate_limit"])
+        except ValueError:
+            raise CliError(f"malformed rate limit: {arguments['rate_limit']!r} "
+                           "(use e.g. 10/s, 100/m, 1000/h, or 0 to disable)") from None
+    if "signal" in arguments:
+        validate_signal(arguments["signal"])
+
+
+def validate_signal(name: Any) -> str:
+    """A signal name (``TERM``, ``SIGKILL``) or number this system knows."""
+    text = str(name).strip().upper()
+    if text.isdigit() and int(text) in {s.value for s in signals.Signals}:
+        return text
+    if not text.startswith("SIG"):
+        text = f"SIG{text}"
+    if text not in signals.Signals.__members__:
+        raise CliError(f"unknown signal: {name!r} (use e.g. TERM, KILL, INT)")
+    return str(name)
+
+
+def parse_destination(values: Sequence[str]) -> list[str] | None:
+    """``-d a -d b,c`` → ``["a", "b", "c"]``; None when not given."""
+    nodes = [part.strip() for value in values for part in value.split(",")]
+    nodes = [node for node in nodes if node]
+    if values and not nodes:
+        raise CliError("-d/--destination needs at least one node name")
+    return list(dict.fromkeys(nodes)) or None
+
+
+def load_user_commands(spec: str | None) -> None:
+    """Import the ``-A`` app and its ``imports`` so their commands join the registry."""
+    if not spec:
+        return
+    from tuiq.cli.appload import find_app
+    from tuiq.exceptions import TuiqError
+
+    try:
+        app = find_app(spec)
+        importer = getattr(app, "import_modules", None)
+        if importer is not None:
+            importer()
+    except TuiqError as exc:
+        raise CliError(str(exc)) from None
+
+
+class RemoteCommand(click.Command):
+    """One registry command: raw positional words plus an option per optional argument."""
+
+    def __init__(self, kind: str, spec: Command) -> None:
+        self.spec = spec
+        params: list[click.Parameter] = [click.Argument(["words"], nargs=-1)]
+        for arg in spec.args:
+            if arg.variadic or arg.required:
+                continue
+            flag = "--" + arg.name.replace("_", "-")
+            if arg.type is bool or getattr(arg.type, "__name__", "") == "to_bool":
+                params.append(click.Option([flag, arg.name], is_flag=True, default=None,
+                                           help=arg.help))
+            else:
+                params.append(click.Option([flag, arg.name], metavar=arg.name.upper(),
+                                           help=arg.help))
+        params += common_options()
+        epilog = "\n".join(f"{a.name}: {a.help}" for a in spec.args if a.help)
+        super().__init__(spec.name, params=params, callback=self._run, help=spec.help,
+                         short_help=spec.help, hidden=not spec.visible,
+                         epilog=f"\b\nArguments:\n{epilog}" if epilog else None)
+        self.kind = kind
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        """Show the command's own signature instead of ``[WORDS]...``."""
+        return ["[OPTIONS]", self.spec.signature] if self.spec.signature else ["[OPTIONS]"]
+
+    def _run(self, words: tuple[str, ...], destination: tuple[str, ...], timeout: float,
+             limit: int | None, as_json: bool, **options: Any) -> None:
+        ctx = click.get_current_context()
+        arguments = shape_arguments(self.spec, words, options)
+        run_command(ctx, self.kind, self.spec, arguments, parse_destination(destination),
+                    timeout, limit, as_json)
+
+
+def common_options() -> list[click.Option]:
+    """``-d``, ``-t``, ``--limit`` and ``-j``, shared by every generated subcommand."""
+    return [
+        click.Option(["-d", "--destination"], multiple=True, metavar="NODES",
+                     help="Only these nodes (repeat, or comma-separate)."),
+        click.Option(["-t", "--timeout"], type=click.FloatRange(min=0), default=1.0,
+                     show_default=True, help="Seconds to wait for nodes that stay silent."),
+        click.Option(["--limit"], type=click.IntRange(min=1),
+                     help="Stop after this many replies."),
+        click.Option(["-j", "--json", "as_json"], is_flag=True,
+                     help="Print the replies as JSON."),
+    ]
+
+
+def run_command(ctx: click.Context, kind: str, spec: Command, arguments: dict[str, Any],
+                destination: list[str] | None, timeout: float, limit: int | None,
+                as_json: bool) -> None:
+    """Broadcast, print the replies, and exit 1 when a node failed or stayed silent."""
+    from tuiq.control.client import ControlClient
+
+    group = ctx.parent.params if ctx.parent is not None else {}
+    app = load_app(ctx, group.get("app"), group.get("broker"))
+    client = ControlClient(app)
+    try:
+        if spec.name in NO_REPLY_COMMANDS:
+            cast(client, spec, arguments, destination, timeout)
+            return
+        replies = client.broadcast(spec.name, arguments, destination=destination, reply=True,
+                                   timeout=timeout, limit=limit)
+    finally:
+        client.close()
+    assert replies is not None
+    show(spec.name, replies, replies.missing, as_json, as_list=kind == "control")
+    if not replies:
+        raise CliError(f"no node replied within {timeout:g}s")
+    if replies.missing:
+        raise CliError(f"no reply from {', '.join(replies.missing)}")
+    failed = replies.errors()
+    if failed:
+        raise CliError(f"{len(failed)} node(s) replied with an error")
+
+
+def cast(client, spec: Command, arguments: dict[str, Any], destination: list[str] | None,
+         timeout: float) -> None:
+    """Send a command that has no reply to the nodes that answer a ping."""
+    pings = client.broadcast("ping", destination=destination, reply=True, timeout=timeout)
+    if not pings:
+        raise CliError(f"no node replied within {timeout:g}s")
+    client.broadcast(spec.name, arguments, destination=sorted(pings))
+    click.echo(f"{spec.name} sent to {', '.join(sorted(pings))}")
+    if pings.missing:
+        raise CliError(f"no reply from {', '.join(pings.missing)}")
+
+
+def show(command: str, replies: dict[str, Any], missing: list[str], as_json: bool,
+         as_list: bool = False) -> None:
+    """Print replies as JSON (Celery's shapes) or as rich tables."""
+    from tuiq.control.render import print_replies, to_json
+
+    if as_json:
+        click.echo(to_json(replies, as_list=as_list))
+        return
+    from rich.console import Console
+
+    print_replies(Console(), command, replies, missing)
+
+
+class RemoteGroup(click.Group):
+    """``tuiq inspect`` / ``tuiq control``: subcommands made from the registry."""
+
+    def __init__(self, kind: str, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.kind = kind
+
+    def _specs(self, ctx: click.Context) -> dict[str, Command]:
+        from tuiq.control import builtin  # noqa: F401  (registers the built-in commands)
+        from tuiq.control.registry import commands
+
+        load_user_commands(ctx.params.get("app") or ctx.find_root().params.get("app"))
+        return {c.name: c for c in commands(self.kind)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every registered command of this kind."""
+        return sorted(self._specs(ctx))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The generated subcommand for ``name`` (or an alias of it)."""
+        from tuiq.control.registry import lookup
+
+        specs = self._specs(ctx)
+        spec = lookup(name)
+        if spec is None or spec.name not in specs:
+            return None
+        return RemoteCommand(self.kind, spec)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """Unknown names are a one-line error that says where the command lives."""
+        name = args[0]
+        command = self.get_command(ctx, name)
+        if command is None:
+            from tuiq.control.registry import lookup
+
+            other = lookup(name)
+            if other is not None and other.kind != self.kind:
+                raise CliError(f"{name} is a{'n' if other.kind == 'inspect' else ''} "
+                               f"{other.kind} command: use tuiq {other.kind} {name}")
+            raise CliError(f"unknown {self.kind} command: {name!r} "
+                           f"(see tuiq {self.kind} --help)")
+        return command.name, command, args[1:]
+
+
+def _remember_app(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # Eager, so ``-A proj --help`` lists the app's own commands.
+    if value:
+        ctx.params["app"] = value
+    return value
+
+
+def remote_group(kind: str, help_text: str) -> click.Group:
+    """The click group of one kind (``inspect`` or ``control``)."""
+    group = RemoteGroup(kind, name=kind, help=help_text, params=[
+        click.Option(["-A", "--app"], metavar="APP", is_eager=True, callback=_remember_app,
+                     help="The app: its modules may add commands."),
+        click.Option(["-b", "--broker"], metavar="URL", help="Broker URL."),
+    ], context_settings={"help_option_names": ["-h", "--help"]})
+    return group
