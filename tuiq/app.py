@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kombu import Connection, Exchange, Queue
+from kombu.clocks import LamportClock
 from kombu.pools import producers
 
 from tuiq.config import Settings, settings_from_env, settings_from_object
@@ -116,6 +117,8 @@ class App:
         os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
         self._oid = str(uuid.uuid4())
         self._imported = False
+        #: The Lamport clock that orders this process's control replies and events.
+        self.clock = LamportClock()
         from tuiq.canvas import register_builtin_tasks
 
         register_builtin_tasks(self)

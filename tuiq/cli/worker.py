@@ -58,13 +58,20 @@ def _banner(worker, app) -> str:
         f"  app:         {app.main or '__main__'}",
         f"  broker:      {mask_url(app.broker_url)}",
         f"  results:     {mask_url(app.backend_url)}",
-        f"  concurrency: {worker.concurrency} ({worker.pool_kind})",
+        f"  concurrency: {_concurrency(worker)} ({worker.pool_kind})",
         f"  events:      {'ON' if worker.send_events else 'OFF'}",
         f"  queues:      {queues}",
         f"  tasks ({len(tasks)}):",
         *[f"    . {name}" for name in tasks],
     ]
     return "\n".join(lines)
+
+
+def _concurrency(worker) -> str:
+    scaler = worker.autoscaler
+    if scaler is None:
+        return str(worker.concurrency)
+    return f"{scaler.min_concurrency}..{scaler.max_concurrency} (autoscale)"
 
 
 def _check_rate_limits(app) -> None:
@@ -80,6 +87,22 @@ def _check_rate_limits(app) -> None:
             parse_rate(task.rate_limit)
         except ValueError as exc:
             raise CliError(f"task {name}: {exc}") from None
+
+
+def _parse_autoscale(text: str) -> tuple[int, int]:
+    """``"10,3"`` to ``(10, 3)``; ``"10"`` to ``(10, 0)``."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        raise CliError(f"--autoscale {text!r}: expected MAX,MIN, e.g. 10,3") from None
+    if len(numbers) == 1:
+        numbers.append(0)
+    maximum, minimum = numbers[0], numbers[1]
+    if len(numbers) != 2 or maximum < 1 or minimum < 0 or minimum > maximum:
+        raise CliError(f"--autoscale {text!r}: expected MAX,MIN with MAX >= 1 and "
+                       "0 <= MIN <= MAX")
+    return maximum, minimum
 
 
 @click.command()
@@ -103,14 +126,20 @@ def _check_rate_limits(app) -> None:
 @click.option("--pidfile", metavar="PATH", help="Write the pid here (%n, %h, %d, %p allowed).")
 @click.option("--logfile", "-f", metavar="PATH",
               help="Log file; %i/%I give each pool process its own file.")
+@click.option("--autoscale", metavar="MAX,MIN",
+              help="Grow the pool up to MAX processes when work waits, down to MIN when idle.")
+@click.option("-S", "--statedb", metavar="PATH",
+              help="Keep revoked ids here across restarts (%n, %h, %d, %i allowed).")
+@click.option("--without-mingle", is_flag=True,
+              help="Do not sync revoked ids with the running nodes at start-up.")
 @click.option("--purge", is_flag=True, help="Delete waiting messages before starting.")
 @click.option("-E", "--events", is_flag=True,
               help="Send task events for monitors (accepted; events are not sent yet).")
 @click.pass_context
 def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concurrency,
            hostname, queues, pool, prefetch_multiplier, max_tasks_per_child,
-           max_memory_per_child, time_limit, soft_time_limit, pidfile, logfile, purge,
-           events) -> None:
+           max_memory_per_child, time_limit, soft_time_limit, pidfile, logfile, autoscale,
+           statedb, without_mingle, purge, events) -> None:
     """Start a worker that runs tasks from the broker."""
     started = time.monotonic()
     from tuiq.broker import check_reachable
@@ -130,6 +159,11 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
         pid_path = node_format(pidfile, nodename) if pidfile else None
     except ValueError as exc:
         raise CliError(f"--pidfile {pidfile!r}: {exc}") from None
+    try:
+        state_path = node_format(statedb, nodename) if statedb else None
+    except ValueError as exc:
+        raise CliError(f"--statedb {statedb!r}: {exc}") from None
+    scale = _parse_autoscale(autoscale) if autoscale else None
     setup_logging(loglevel, main_logfile)
     app = load_app(ctx, app_spec, broker, result_backend)
     if time_limit is not None:
@@ -151,6 +185,8 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
         queues=queue_names, prefetch_multiplier=prefetch_multiplier,
         max_tasks_per_child=max_tasks_per_child, max_memory_per_child=max_memory_per_child,
         purge=purge, send_events=events, log_setup=child_logging,
+        autoscale=scale, statedb=state_path or app.conf.worker_state_db,
+        mingle=not without_mingle,
     )
     if pid_path:
         _write_pidfile(pid_path)

@@ -22,7 +22,7 @@ def make_mailbox(app) -> pidbox.Mailbox:
     """The control mailbox with Celery 5.7's settings."""
     conf = app.conf
     return pidbox.Mailbox(
-        conf.control_exchange, type="fanout", accept=["json"],
+        conf.control_exchange, type="fanout", accept=["json"], clock=app.clock,
         queue_ttl=conf.control_queue_ttl, reply_queue_ttl=conf.control_queue_ttl,
         queue_expires=conf.control_queue_expires, reply_queue_expires=conf.control_queue_expires,
     )
@@ -53,6 +53,17 @@ class ControlNode(pidbox.Node):
                 # Raised by the call itself: the arguments do not fit the handler.
                 raise BadArguments(str(exc)) from exc
             raise
+
+    def handle_message(self, body, message=None):
+        """Move the Lamport clock past the sender's, then run the command."""
+        clock = getattr(getattr(self.state, "app", None), "clock", None)
+        if clock is not None:
+            remote = (getattr(message, "headers", None) or {}).get("clock")
+            try:
+                clock.adjust(int(remote)) if remote else clock.forward()
+            except (TypeError, ValueError):
+                clock.forward()
+        return super().handle_message(body, message)
 
     def dispatch(self, method, arguments=None, reply_to=None, ticket=None, **kwargs):
         """Run a command and reply unless the handler says not to."""

@@ -59,6 +59,9 @@ class Consumer:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self.consuming = False
+        #: True while start-up sync (mingle) runs: tasks are received but not started,
+        #: so ids revoked elsewhere are known before anything runs.
+        self.holding = False
 
     # threads -> loop -------------------------------------------------------------
     def call_in_loop(self, fn: Callable[[], None], wake: bool = True) -> None:
@@ -134,11 +137,18 @@ class Consumer:
         self.rate_limited.clear()
 
     def prefetch_count(self) -> int:
-        """``concurrency × worker_prefetch_multiplier`` (0: unlimited)."""
+        """``concurrency × worker_prefetch_multiplier`` (0: unlimited).
+
+        With autoscale the window is sized for the most processes, so waiting
+        work shows up here and the autoscaler sees it.
+        """
         multiplier = self.app.conf.worker_prefetch_multiplier
         if self.worker.prefetch_multiplier is not None:
             multiplier = self.worker.prefetch_multiplier
-        return int(self.pool.concurrency * multiplier)
+        slots = self.pool.concurrency
+        if self.worker.autoscaler is not None:
+            slots = self.worker.autoscaler.max_concurrency
+        return int(slots * multiplier)
 
     def stop_consuming(self) -> None:
         """Cancel the task consumer: no new messages arrive."""
@@ -261,6 +271,8 @@ class Consumer:
         reason = None
         if request.id in self.worker.revoked:
             reason = "revoked"
+        elif self.worker.revoked_stamps and request.matching_stamps(self.worker.revoked_stamps):
+            reason = "revoked"
         elif msg.expires is not None and msg.expires <= datetime.now(UTC):
             reason = "expired"
             self.worker.revoked.add(request.id)
@@ -323,6 +335,8 @@ class Consumer:
     def dispatch(self) -> None:
         """Hand ready requests to the pool while it has free slots."""
         worker = self.worker
+        if self.holding:
+            return
         while self.ready and len(self.active) < self.pool.concurrency and not worker.stopping:
             request = self.ready.popleft()
             if request.settled or self._discard_if_revoked(request):
@@ -449,3 +463,52 @@ class Consumer:
         for request in running:
             self.pool.terminate_job(request.worker_pid, signum)
         return bool(running)
+
+    # run-time changes by remote control ----------------------------------------------
+    def reserved_requests(self) -> list[Request]:
+        """Requests received and waiting for a process (rate-limited ones too)."""
+        waiting = list(self.ready)
+        for queue in self.rate_limited.values():
+            waiting.extend(queue)
+        return [request for request in waiting if not request.settled]
+
+    def release_hold(self) -> None:
+        """End the start-up hold and start what is waiting."""
+        if self.holding:
+            self.holding = False
+            self.dispatch()
+
+    def reset_rate_limits(self) -> None:
+        """Re-read every task's rate limit; waiting tasks follow the new rates."""
+        self.buckets.clear()
+        waiting = [request for queue in self.rate_limited.values() for request in queue]
+        self.rate_limited.clear()
+        for request in waiting:
+            self.reserve(request)
+
+    def adjust_prefetch(self, processes: int) -> None:
+        """Widen (or narrow) the prefetch window for ``processes`` more (or fewer) slots."""
+        if self.qos is None:
+            return
+        multiplier = self.app.conf.worker_prefetch_multiplier
+        if self.worker.prefetch_multiplier is not None:
+            multiplier = self.worker.prefetch_multiplier
+        if not multiplier:
+            return
+        delta = processes * multiplier
+        if delta > 0:
+            self.qos.increment_eventually(delta)
+        elif delta < 0:
+            self.qos.decrement_eventually(-delta)
+
+    def add_queue(self, queue) -> None:
+        """Start consuming ``queue`` now (it is declared first)."""
+        if self.task_consumer is None or not self.consuming:
+            return  # attach() consumes every queue of the worker on (re)connect
+        self.task_consumer.add_queue(queue)
+        self.task_consumer.consume()
+
+    def cancel_queue(self, name: str) -> None:
+        """Stop consuming the queue called ``name``."""
+        if self.task_consumer is not None:
+            self.task_consumer.cancel_by_queue(name)

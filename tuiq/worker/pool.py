@@ -53,6 +53,8 @@ class BasePool:
     implementation = "tuiq.worker.pool:BasePool"
     #: True when a task runs inside the worker's own loop (solo).
     runs_inline = False
+    #: True when a running task's process can be signalled (revoke with terminate).
+    can_terminate = False
 
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
@@ -118,6 +120,7 @@ class PreforkPool(BasePool):
     """Child processes from billiard: real parallelism, time limits, lost-child detection."""
 
     implementation = "tuiq.worker.pool:PreforkPool"
+    can_terminate = True
 
     def __init__(self, concurrency: int, max_tasks_per_child: int | None = None,
                  max_memory_per_child: int | None = None, lost_wait: float = 1.0,

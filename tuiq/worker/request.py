@@ -21,6 +21,14 @@ def _message_limit(value: Any, which: str) -> float | None:
     return value or None
 
 
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 class Request:
     """One received task message, from reservation to settlement."""
 
@@ -124,6 +132,31 @@ class Request:
             "delivery_info": self.delivery_info(),
             "worker_pid": self.worker_pid,
         }
+
+    @property
+    def stamps(self) -> dict[str, list[Any]]:
+        """The message's stamps, each as a list of values."""
+        headers = self.task_message.headers
+        stamps = headers.get("stamps")
+        if not isinstance(stamps, dict) or not stamps:
+            names = headers.get("stamped_headers") or ()
+            stamps = {name: headers.get(name) for name in names if isinstance(name, str)}
+        return {name: value if isinstance(value, list) else [value]
+                for name, value in stamps.items() if value is not None}
+
+    def matching_stamps(self, revoked: dict[str, Any]) -> dict[str, set[Any]]:
+        """The stamp values of this task found in ``revoked`` (``{stamp: values}``)."""
+        mine = self.stamps
+        if not mine:
+            return {}
+        hits: dict[str, set[Any]] = {}
+        for name, values in revoked.items():
+            wanted = values if isinstance(values, list | tuple | set) else [values]
+            common = {v for v in mine.get(name, ()) if _hashable(v)} & \
+                {v for v in wanted if _hashable(v)}
+            if common:
+                hits[name] = common
+        return hits
 
     def ack(self) -> None:
         """Acknowledge the message once."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import time
 from typing import Any
@@ -26,9 +25,13 @@ from tuiq.transport import enable_batching
 from tuiq.transport import flush as flush_bookkeeping
 from tuiq.worker import trace
 from tuiq.worker.consumer import Consumer
+from tuiq.worker.control_state import ControlState
+from tuiq.worker.introspect import MemorySampler
+from tuiq.worker.mingle import MINGLE_TRANSPORTS, start_mingle
 from tuiq.worker.pool import create_pool
 from tuiq.worker.signals import install_signal_handlers
 from tuiq.worker.state import LimitedSet, WorkerStats
+from tuiq.worker.statedb import StateDB
 
 logger = logging.getLogger("tuiq.worker")
 
@@ -47,7 +50,9 @@ class Worker:
                  pool: str = "prefork", queues: list[str] | None = None,
                  prefetch_multiplier: int | None = None, max_tasks_per_child: int | None = None,
                  max_memory_per_child: int | None = None, purge: bool = False,
-                 send_events: bool = False, log_setup=None) -> None:
+                 send_events: bool = False, log_setup=None,
+                 autoscale: tuple[int, int] | None = None, statedb: str | None = None,
+                 mingle: bool = True) -> None:
         self.app = app
         conf = app.conf
         self.hostname = hostname
@@ -55,6 +60,10 @@ class Worker:
         self.concurrency = concurrency or conf.worker_concurrency or os.cpu_count() or 1
         if self.pool_kind == "solo":
             self.concurrency = 1
+            autoscale = None
+        if autoscale:
+            # The pool starts small; the autoscaler grows it (never below one process).
+            self.concurrency = max(autoscale[1], 1)
         self.prefetch_multiplier = prefetch_multiplier
         self.purge = purge
         self.send_events = send_events or conf.worker_send_task_events
@@ -70,6 +79,12 @@ class Worker:
         self.revoked = LimitedSet()
         #: Ids revoked with ``terminate``: a process killed for one is REVOKED, not lost.
         self.terminated = LimitedSet()
+        #: ``revoke_by_stamped_headers``: stamp name to revoked values (not persistent).
+        self.revoked_stamps: dict[str, set[Any]] = {}
+        self.autoscaler = self._make_autoscaler(autoscale) if autoscale else None
+        self.memory = MemorySampler()
+        self.statedb = StateDB(statedb) if statedb else None
+        self.mingle = mingle
         self.stats = WorkerStats()
         self.stopping = False
         self.cold = False
@@ -80,6 +95,13 @@ class Worker:
         self.ready_at: float | None = None
 
     # configuration ---------------------------------------------------------------
+    def _make_autoscaler(self, autoscale: tuple[int, int]):
+        from kombu.utils.imports import symbol_by_name
+
+        cls = symbol_by_name(self.app.conf.worker_autoscaler)
+        return cls(self, autoscale[0], autoscale[1],
+                   keepalive=self.app.conf.worker_autoscale_keepalive)
+
     def _select_queues(self, names: list[str] | None) -> dict[str, Queue]:
         if not names:
             return dict(self.app.queues())
@@ -90,6 +112,7 @@ class Worker:
         """Run the worker until it is shut down; returns the exit code."""
         trace.set_worker_app(self.app, self.hostname)
         self.app.import_modules()
+        self._load_state()
         install_signal_handlers(self)
         self.pool.start()
         self.consumer = Consumer(self)
@@ -100,7 +123,55 @@ class Worker:
             self.exitcode = EXIT_FAILURE
         finally:
             self._stop_pool()
+            self._save_state()
         return self.exitcode
+
+    def _load_state(self) -> None:
+        if self.statedb is None:
+            return
+        try:
+            ids, clock = self.statedb.load()
+        except Exception as exc:  # noqa: BLE001 - a broken state file must not stop the worker
+            logger.error("Cannot read state file %s: %r", self.statedb.path, exc)
+            return
+        self.revoked.update(ids)
+        self.app.clock.adjust(clock)
+        logger.info("Loaded %d revoked id(s) from %s", len(ids), self.statedb.path)
+
+    def _save_state(self) -> None:
+        if self.statedb is None:
+            return
+        try:
+            self.revoked.purge()
+            self.statedb.save(self.revoked.as_list(), self.app.clock.value)
+        except Exception as exc:  # noqa: BLE001 - reported, the worker is exiting anyway
+            logger.error("Cannot write state file %s: %r", self.statedb.path, exc)
+
+    def _start_mingle(self, connection, consumer: Consumer) -> None:
+        """Sync revoked ids and the clock with running nodes; hold tasks until done."""
+        if not self.mingle or connection.transport.driver_type not in MINGLE_TRANSPORTS:
+            return
+        consumer.holding = True
+
+        def done(replies) -> None:
+            consumer.call_in_loop(lambda: self._mingled(consumer, replies))
+
+        start_mingle(self.app, self.hostname, self.revoked.as_list(),
+                     self.app.conf.worker_mingle_timeout, done)
+
+    def _mingled(self, consumer: Consumer, replies) -> None:
+        for _node, reply in replies:
+            self.merge_revoked(reply.get("revoked"))
+            remote_clock = reply.get("clock")
+            if isinstance(remote_clock, int):
+                self.app.clock.adjust(remote_clock)
+            else:
+                self.app.clock.forward()
+        if replies:
+            logger.info("mingle: sync with %d node(s)", len(replies))
+        else:
+            logger.info("mingle: all alone")
+        consumer.release_hold()
 
     def _connect(self, first: bool):
         from kombu.exceptions import OperationalError
@@ -168,7 +239,10 @@ class Worker:
         # Batching must be on before the first delivery, so every delivery tag is
         # known when acks are grouped.
         enable_batching(connection.default_channel)
+        self._start_mingle(connection, consumer)
         consumer.attach(connection, hub)
+        if self.autoscaler is not None:
+            hub.call_repeatedly(self.autoscaler.interval, self.autoscaler.maybe_scale)
         mailbox = make_mailbox(self.app)
         node = create_node(self.app, mailbox, self.hostname, ControlState(self),
                            connection.channel())
@@ -272,6 +346,43 @@ class Worker:
         if self.consumer is not None:
             self.consumer.call_in_loop(lambda: None)
 
+    # remote-control changes ---------------------------------------------------------
+    def revokes_changed(self) -> None:
+        """The revoked set changed: save it now, so even a killed worker keeps it."""
+        self._save_state()
+
+    def merge_revoked(self, revoked: Any) -> None:
+        """Add revoked ids from a neighbour: a list, or the older dict forms (keys only)."""
+        if isinstance(revoked, dict):
+            revoked = list(revoked)
+        if isinstance(revoked, list | tuple):
+            self.revoked.update(str(task_id) for task_id in revoked)
+            self.revokes_changed()
+
+    def resize_pool(self, delta: int) -> None:
+        """Grow or shrink the pool by ``delta`` slots and the prefetch window with it."""
+        if not hasattr(self.pool, "grow"):
+            raise NotImplementedError(f"the {self.pool_kind} pool has a fixed size")
+        if delta > 0:
+            self.pool.grow(delta)
+        else:
+            removed = 0
+            for _ in range(-delta):
+                if self.pool.concurrency <= 1:
+                    break
+                try:
+                    self.pool.shrink(1)
+                except ValueError:  # the rest are busy
+                    break
+                removed += 1
+            if not removed:
+                raise ValueError("no idle process to remove (a pool keeps at least one)")
+            delta = -removed
+        self.concurrency = self.pool.concurrency
+        if self.consumer is not None:
+            self.consumer.adjust_prefetch(delta)
+            self.consumer.dispatch()
+
     # task notifications (logging now; events build on these) ---------------------------
     def stats_received(self, request) -> None:
         """A task message was accepted for this worker."""
@@ -327,66 +438,6 @@ def _guarded(handle_message):
 
 class BrokerLost(BrokerUnavailable):
     """The broker could not be reached at start-up."""
-
-
-class ControlState:
-    """What remote-control handlers see of the worker."""
-
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self.app = worker.app
-        self.hostname = worker.hostname
-
-    @property
-    def consumer(self) -> Consumer:
-        """The worker's consumer."""
-        return self.worker.consumer
-
-    def revoke(self, ids: list[str], terminate: bool = False,
-               signal: str | None = None) -> dict[str, Any]:
-        """Mark ``ids`` revoked; terminate the running ones if asked."""
-        worker = self.worker
-        worker.revoked.update(ids)
-        if terminate:
-            signum = _signal_number(signal or "SIGTERM")
-            worker.terminated.update(ids)
-            killed = [task_id for task_id in ids if worker.consumer.terminate(task_id, signum)]
-            if not killed:
-                return {"ok": "terminate: tasks unknown"}
-            return {"ok": f"terminate: {', '.join(killed)}"}
-        active = {request.id for request in worker.consumer.active}
-        for task_id in ids:
-            if task_id not in active:
-                self._store_revoked_if_pending(task_id)
-        return {"ok": f"tasks {set(ids)!r} flagged as revoked"}
-
-    def _store_revoked_if_pending(self, task_id: str) -> None:
-        try:
-            backend = self.app.backend
-            meta = backend.get_task_meta(task_id)
-            if meta.get("status") in (states.PENDING, states.RECEIVED, states.RETRY,
-                                      states.REJECTED):
-                backend.mark_as_revoked(task_id, "revoked")
-        except Exception as exc:  # noqa: BLE001 - revoking must work without a backend
-            logger.debug("could not store REVOKED for %s: %r", task_id, exc)
-
-    def request_shutdown(self, reason: str) -> None:
-        """Warm shutdown by remote command."""
-        self.worker.request_shutdown(reason)
-
-
-def _signal_number(name: str | int) -> int:
-    if isinstance(name, int):
-        return name
-    text = str(name).upper()
-    if text.isdigit():
-        return int(text)
-    if not text.startswith("SIG"):
-        text = "SIG" + text
-    try:
-        return int(getattr(signal, text))
-    except AttributeError:
-        raise ValueError(f"unknown signal: {name}") from None
 
 
 def flush_streams() -> None:
