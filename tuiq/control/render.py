@@ -67,10 +67,10 @@ def status_table(command: str, replies: Mapping[str, Any]) -> Table:
     table.add_column("message", overflow="fold")
     for node, reply in sorted(replies.items()):
         if reply is None:
-            table.add_row(node, Text("ok", style="green"), "")
+            _add_row(table, node, Text("ok", style="green"), "")
             continue
         key, value = next(iter(reply.items()))
-        table.add_row(node, Text(key, style=STATUS_STYLES[key]), _text(value))
+        _add_row(table, node, Text(key, style=STATUS_STYLES[key]), _text(value))
     return table
 
 
@@ -96,7 +96,7 @@ def task_table(title: str, tasks: list[Any], now: float | None = None) -> Table:
         info = info if isinstance(info, dict) else {"id": _text(info)}
         started = info.get("time_start")
         runtime = f"{now - started:.1f}s" if isinstance(started, int | float) else "-"
-        table.add_row(_text(info.get("id")), _text(info.get("name")),
+        _add_row(table, _text(info.get("id")), _text(info.get("name")),
                       _short(info.get("args")), _short(info.get("kwargs")), runtime,
                       _text(info.get("worker_pid") or "-"))
     return table
@@ -110,7 +110,7 @@ def scheduled_table(title: str, entries: list[Any]) -> Table:
     for entry in entries:
         entry = entry if isinstance(entry, dict) else {}
         request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-        table.add_row(_text(entry.get("eta") or "-"), _text(entry.get("priority")),
+        _add_row(table, _text(entry.get("eta") or "-"), _text(entry.get("priority")),
                       _text(request.get("id")), _text(request.get("name")),
                       _short(request.get("args")))
     return table
@@ -124,7 +124,7 @@ def queues_table(title: str, queues: list[Any]) -> Table:
     for queue in queues:
         queue = queue if isinstance(queue, dict) else {"name": queue}
         exchange = queue.get("exchange") if isinstance(queue.get("exchange"), dict) else {}
-        table.add_row(_text(queue.get("name")), _text(exchange.get("name")),
+        _add_row(table, _text(queue.get("name")), _text(exchange.get("name")),
                       _text(exchange.get("type")), _text(queue.get("routing_key")))
     return table
 
@@ -137,7 +137,7 @@ def query_table(title: str, found: dict[str, Any]) -> Table:
     for task_id, value in found.items():
         state, info = (value + [None, None])[:2] if isinstance(value, list) else (value, None)
         info = info if isinstance(info, dict) else {}
-        table.add_row(_text(task_id), _text(state), _text(info.get("name")),
+        _add_row(table, _text(task_id), _text(state), _text(info.get("name")),
                       _short(info.get("args")))
     return table
 
@@ -148,7 +148,7 @@ def list_table(title: str, values: list[Any]) -> Table:
                   show_header=False)
     table.add_column("value", overflow="fold")
     for value in values:
-        table.add_row(_text(value))
+        _add_row(table, _text(value))
     return table
 
 
@@ -158,7 +158,7 @@ def kv_table(title: str, mapping: Mapping[str, Any]) -> Table:
     table.add_column("key", style="cyan", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key, value in flatten(mapping):
-        table.add_row(key, _text(value))
+        _add_row(table, key, _text(value))
     return table
 
 
@@ -211,6 +211,11 @@ _LAYOUTS: list[tuple[Callable[[str, Any], bool], Callable[[str, Any], Renderable
     (_is_list, list_table),
     (_is_mapping, kv_table),
 ]
+
+
+def _add_row(table: Table, *cells: str | Text) -> None:
+    # Plain Text cells: values such as "proj.add [rate_limit=10/s]" are not markup.
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
 
 
 def _text(value: Any) -> str:
