@@ -17,6 +17,7 @@ in :attr:`Replies.missing`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -125,7 +126,9 @@ def _node_replies(body: Any) -> list[tuple[str, Any]]:
 class _Session:
     """One broker connection, producer and reply queue, reused across broadcasts."""
 
-    def __init__(self, connection, mailbox, clock: LamportClock) -> None:
+    def __init__(self, connection, mailbox, clock: LamportClock, url: str) -> None:
+        self.url = url
+        self.pid = os.getpid()
         self.connection = connection
         self.mailbox = mailbox
         self.clock = clock
@@ -230,15 +233,22 @@ class ControlClient:
 
     # -- the connection -----------------------------------------------------------
     def _connect(self) -> _Session:
-        if self._session is not None:
-            return self._session
         url = self.app.broker_url
+        if self._session is not None:
+            if self._session.pid != os.getpid():
+                # A forked child must not touch its parent's sockets or reply queue.
+                self._session = None
+            elif self._session.url == url:
+                return self._session
+            else:
+                # The app was pointed at another broker since.
+                self._drop_session()
         # No AMQP heartbeats: nothing would service them between calls.
         connection = self.app.connection(heartbeat=0)
         try:
             connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
                                          timeout=self.app.conf.broker_connection_timeout)
-            self._session = _Session(connection, self.mailbox, self.clock)
+            self._session = _Session(connection, self.mailbox, self.clock, url)
         except Exception as exc:
             connection.release()
             raise _unavailable(url, exc) from exc
