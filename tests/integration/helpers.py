@@ -129,7 +129,8 @@ class OwnWorker:
     """
 
     def __init__(self, tmp_path: Path, kind: str, embedded_url: str, *, name: str,
-                 queues: Sequence[str], extra: Sequence[str] = (), wait: bool = True) -> None:
+                 queues: Sequence[str], extra: Sequence[str] = (), wait: bool = True,
+                 env: dict[str, str] | None = None) -> None:
         from tests.support.brokers import broker_urls
         from tests.support.workers import client_app, start_worker
 
@@ -138,7 +139,8 @@ class OwnWorker:
         self.queues = list(queues)
         self.app = client_app(self.broker_url, self.backend_url)
         self.worker = start_worker(tmp_path, self.broker_url, self.backend_url, name=name,
-                                   queues=self.queues, extra=list(extra), wait=wait)
+                                   queues=self.queues, extra=list(extra), wait=wait,
+                                   env=env)
 
     def __enter__(self) -> OwnWorker:
         return self

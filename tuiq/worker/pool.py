@@ -47,6 +47,10 @@ def _child_init(log_setup: Callable[[int], None] | None, index_counter) -> None:
         log_setup(index)
 
 
+def _restart_wakeup() -> None:
+    """A job that does nothing: it lets an idle child see its restart flag."""
+
+
 class BasePool:
     """What the worker needs from a pool."""
 
@@ -124,8 +128,12 @@ class PreforkPool(BasePool):
 
     def __init__(self, concurrency: int, max_tasks_per_child: int | None = None,
                  max_memory_per_child: int | None = None, lost_wait: float = 1.0,
-                 log_setup: Callable[[int], None] | None = None) -> None:
+                 log_setup: Callable[[int], None] | None = None,
+                 allow_restart: bool = False) -> None:
         super().__init__(concurrency)
+        #: Children watch a restart flag between tasks (``pool_restart``); off by default
+        #: because checking it costs a little on every task.
+        self.allow_restart = allow_restart
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_per_child = max_memory_per_child
         self.lost_wait = lost_wait
@@ -147,6 +155,7 @@ class PreforkPool(BasePool):
             lost_worker_timeout=self.lost_wait,
             enable_timeouts=True,
             putlocks=False,
+            allow_restart=self.allow_restart,
         )
 
     def apply(self, job, on_accept, on_done, on_error, soft, hard):
@@ -221,6 +230,16 @@ class PreforkPool(BasePool):
         if self._pool is not None:
             self._pool.terminate_job(pid, sig)
 
+    def restart(self) -> None:
+        """Replace every child, each after its current task (``pool_restart``)."""
+        if not self.allow_restart or self._pool is None:
+            raise NotImplementedError("pool restarts are not enabled on this worker")
+        self._pool.restart()
+        # A child checks its restart flag only between jobs, and an idle one is
+        # blocked reading the job pipe: one no-op job per child wakes them all.
+        for _ in range(self.concurrency):
+            self._pool.apply_async(_restart_wakeup)
+
     def grow(self, n: int = 1) -> None:
         """Add ``n`` children."""
         self._pool.grow(n)
@@ -277,6 +296,20 @@ class ThreadsPool(BasePool):
                 on_done(summary)
 
         self._executor.submit(run)
+
+    def grow(self, n: int = 1) -> None:
+        """Allow ``n`` more threads (started when work comes)."""
+        self.concurrency += n
+        if self._executor is not None:
+            self._executor._max_workers = self.concurrency
+
+    def shrink(self, n: int = 1) -> None:
+        """Run at most ``n`` fewer tasks at once (idle threads stay parked)."""
+        if self.concurrency - n < 1:
+            raise ValueError("a pool keeps at least one thread")
+        self.concurrency -= n
+        if self._executor is not None:
+            self._executor._max_workers = self.concurrency
 
     def stop(self) -> None:
         """Wait for running tasks."""

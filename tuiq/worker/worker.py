@@ -73,7 +73,8 @@ class Worker:
             **({"max_tasks_per_child": max_tasks_per_child or conf.worker_max_tasks_per_child,
                 "max_memory_per_child": max_memory_per_child
                 or conf.worker_max_memory_per_child,
-                "lost_wait": conf.worker_lost_wait, "log_setup": log_setup}
+                "lost_wait": conf.worker_lost_wait, "log_setup": log_setup,
+                "allow_restart": bool(conf.worker_pool_restarts)}
                if self.pool_kind == "prefork" else {}),
         )
         self.revoked = LimitedSet()
