@@ -7,7 +7,7 @@ console and shell build their interfaces from the same entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,8 @@ class Command:
     @property
     def signature(self) -> str:
         """A one-line usage string, e.g. ``<task_id> [signal]``."""
+        if self.extra.get("signature"):
+            return str(self.extra["signature"])
         parts = []
         for arg in self.args:
             label = f"{arg.name}..." if arg.variadic else arg.name
@@ -53,16 +55,34 @@ COMMANDS: dict[str, Command] = {}
 ALIASES: dict[str, str] = {}
 
 
-def _register(kind: str, name: str | None, args: list[Argument] | tuple[Argument, ...],
-              help: str | None, aliases: tuple[str, ...], visible: bool,
-              default_timeout: float, destructive: bool) -> Callable:
+ArgumentSpec = Argument | tuple[str, Callable[[str], Any]] | tuple[str]
+
+
+def _argument(spec: ArgumentSpec, variadic: str | None) -> Argument:
+    """An :class:`Argument` from ours or from Celery's ``(name, type)`` pairs."""
+    if isinstance(spec, Argument):
+        return spec
+    name = spec[0]
+    kind = spec[1] if len(spec) > 1 else str
+    return Argument(name, type=kind, variadic=name == variadic)
+
+
+def _register(kind: str, name: str | None, args: Sequence[ArgumentSpec],
+              help: str | None, aliases: Sequence[str], visible: bool,
+              default_timeout: float, destructive: bool, signature: str | None = None,
+              variadic: str | None = None) -> Callable:
     def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
         command_name = name or handler.__name__
-        doc = (help or (handler.__doc__ or "").strip().splitlines()[0:1] or [""])
+        doc = (handler.__doc__ or "").strip().splitlines()
+        arguments = [_argument(spec, variadic) for spec in args]
+        if variadic and variadic not in {a.name for a in arguments}:
+            # Celery names the variadic argument separately from ``args``.
+            arguments.append(Argument(variadic, variadic=True))
         command = Command(
-            name=command_name, handler=handler, kind=kind, args=tuple(args),
-            help=doc if isinstance(doc, str) else doc[0], aliases=tuple(aliases),
+            name=command_name, handler=handler, kind=kind, args=tuple(arguments),
+            help=help or (doc[0] if doc else ""), aliases=tuple(aliases),
             visible=visible, default_timeout=default_timeout, destructive=destructive,
+            extra={"signature": signature} if signature else {},
         )
         COMMANDS[command_name] = command
         for alias in aliases:
@@ -72,20 +92,40 @@ def _register(kind: str, name: str | None, args: list[Argument] | tuple[Argument
     return decorator
 
 
-def inspect_command(name: str | None = None, args: tuple[Argument, ...] = (),
-                    help: str | None = None, aliases: tuple[str, ...] = (),
-                    visible: bool = True, default_timeout: float = 1.0) -> Callable:
-    """Register a read-only command; the handler takes ``(state, **arguments)``."""
-    return _register("inspect", name, args, help, aliases, visible, default_timeout, False)
+def _aliases(aliases: Sequence[str], alias: str | None) -> tuple[str, ...]:
+    return (*aliases, alias) if alias else tuple(aliases)
 
 
-def control_command(name: str | None = None, args: tuple[Argument, ...] = (),
-                    help: str | None = None, aliases: tuple[str, ...] = (),
+def inspect_command(name: str | Callable | None = None, args: Sequence[ArgumentSpec] = (),
+                    help: str | None = None, aliases: Sequence[str] = (),
                     visible: bool = True, default_timeout: float = 1.0,
-                    destructive: bool = False) -> Callable:
-    """Register a command with side effects; the handler takes ``(state, **arguments)``."""
-    return _register("control", name, args, help, aliases, visible, default_timeout,
-                     destructive)
+                    signature: str | None = None, alias: str | None = None,
+                    variadic: str | None = None, **_: Any) -> Callable:
+    """Register a read-only command; the handler takes ``(state, **arguments)``.
+
+    Celery's form works too: ``args=[("n", int)]``, ``signature="[N=1]"``,
+    ``alias=...``, ``variadic=...``, and the bare ``@inspect_command``.
+    """
+    if callable(name):
+        return _register("inspect", None, (), None, (), True, 1.0, False)(name)
+    return _register("inspect", name, args, help, _aliases(aliases, alias), visible,
+                     default_timeout, False, signature, variadic)
+
+
+def control_command(name: str | Callable | None = None, args: Sequence[ArgumentSpec] = (),
+                    help: str | None = None, aliases: Sequence[str] = (),
+                    visible: bool = True, default_timeout: float = 1.0,
+                    destructive: bool = False, signature: str | None = None,
+                    alias: str | None = None, variadic: str | None = None,
+                    **_: Any) -> Callable:
+    """Register a command with side effects; the handler takes ``(state, **arguments)``.
+
+    Accepts Celery's form as :func:`inspect_command` does.
+    """
+    if callable(name):
+        return _register("control", None, (), None, (), True, 1.0, False)(name)
+    return _register("control", name, args, help, _aliases(aliases, alias), visible,
+                     default_timeout, destructive, signature, variadic)
 
 
 def lookup(name: str) -> Command | None:
