@@ -83,8 +83,12 @@ class StateDB:
             if key not in db:
                 continue
             try:
-                raw = db[key]
-                return _ids_from(_unpickle(zlib.decompress(raw) if compressed else raw))
+                # shelve pickles every value: zrevoked is a pickled bytes of a
+                # compressed pickle; the legacy key is the pickled set itself.
+                value = _unpickle(db[key])
+                if compressed:
+                    value = _unpickle(zlib.decompress(value))
+                return _ids_from(value)
             except (pickle.UnpicklingError, zlib.error, EOFError, TypeError, ValueError) as exc:
                 logger.warning("state file %s: cannot read Celery's %s: %r", self.path,
                                key.decode(), exc)
