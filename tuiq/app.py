@@ -522,8 +522,10 @@ class App:
         self._local = threading.local()
 
     def close(self) -> None:
-        """Release the broker connection of this thread and the backend's."""
+        """Release the broker connections (this thread's, remote control's) and the backend's."""
         self._drop_thread_connection()
+        if self._control is not None:
+            self._control.close()
         if self._backend is not None:
             self._backend.close()
 
