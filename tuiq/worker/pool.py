@@ -1,8 +1,11 @@
 """Execution pools: prefork (billiard), threads and solo, behind one small interface.
 
 A pool runs ``execute_job`` for a request and reports back through three
-callbacks (accepted, done, failed) which may fire on other threads; the
-worker turns them into messages for its event loop.
+callbacks (accepted, done, failed). The prefork pool calls them on the
+worker's event-loop thread while it is registered with the loop's ``Hub``,
+and on a thread of its own otherwise; the other pools call them from their
+task threads (threads) or inline (solo). The worker posts what does not
+arrive on its loop thread to the loop.
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import pickle
+import select
 import signal
+import struct
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +26,7 @@ from typing import Any
 import billiard
 import billiard.pool
 from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
+from billiard.exceptions import RestartFreqExceeded
 
 from tuiq.worker import trace
 
@@ -66,6 +74,9 @@ class BasePool:
     def start(self) -> None:
         """Start the pool's processes or threads."""
 
+    def register_with_event_loop(self, hub: Any) -> None:
+        """Do the pool's bookkeeping inside ``hub`` until that hub is closed."""
+
     def apply(self, job: dict[str, Any], on_accept: OnAccept, on_done: OnDone,
               on_error: OnError, soft: float | None, hard: float | None) -> None:
         """Run ``job``; the callbacks report its outcome."""
@@ -90,13 +101,40 @@ class BasePool:
         return {"implementation": self.implementation, "max-concurrency": self.concurrency}
 
 
-class _DirectPool(billiard.pool.Pool):
-    """billiard's pool, with jobs written to the children's pipe by the caller.
+#: How often exited children are reaped and replaced (as billiard's supervisor thread did).
+MAINTAIN_INTERVAL = 0.8
+#: How often running jobs are checked against their time limits (as billiard's thread did).
+TIMEOUT_INTERVAL = 1.0
 
-    billiard hands each job to a task-handler thread through a queue, which
-    costs a thread wake-up per task. The worker submits jobs from its one loop
-    thread, and only when a child is free, so it writes the job itself.
+_FRAME_HEADER = struct.Struct("!i")
+
+
+class _PoolWorker(billiard.pool.Worker):
+    """billiard's child loop, with the clean-exit signal handlers of its threaded mode.
+
+    billiard ties the set of signals a child turns into a clean exit to whether the
+    pool runs threads; the children keep the set they had when it did.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["sigprotection"] = True
+        super().__init__(*args, **kwargs)
+
+
+class _DirectPool(billiard.pool.Pool):
+    """billiard's pool without its threads, with jobs written to the children's pipe by the caller.
+
+    billiard hands each job to a task-handler thread and each result to a
+    result-handler thread, which costs thread wake-ups per task. The worker
+    submits jobs from its one loop thread, only when a child is free, and
+    reads results in the same loop (``PreforkPool`` does the bookkeeping the
+    supervisor and timeout threads did).
+    """
+
+    Worker = _PoolWorker
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(threads=False, **options)
 
     def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None,
                     accept_callback=None, timeout_callback=None, waitforslot=None,
@@ -105,23 +143,54 @@ class _DirectPool(billiard.pool.Pool):
         """Register the job and write it to the pool's input pipe now."""
         if self._state != billiard.pool.RUN:
             return None
-        soft_timeout = soft_timeout or self.soft_timeout
-        timeout = timeout or self.timeout
         result = billiard.pool.ApplyResult(
             self._cache, callback, accept_callback, timeout_callback, error_callback,
-            soft_timeout, timeout, lost_worker_timeout or self.lost_worker_timeout,
+            soft_timeout or self.soft_timeout, timeout or self.timeout,
+            lost_worker_timeout or self.lost_worker_timeout,
             on_timeout_set=self.on_timeout_set, on_timeout_cancel=self.on_timeout_cancel,
             callbacks_propagate=callbacks_propagate, send_ack=None,
             correlation_id=correlation_id,
         )
-        if timeout or soft_timeout:
-            self._start_timeout_handler()
         self._quick_put((billiard.pool.TASK, (result._job, None, func, args, kwds or {})))
         return result
 
 
+class _ResultPipe:
+    """The children's messages (accepted, done, exited), read from the pool's result pipe.
+
+    billiard's reader polls, then reads a header and a body: three system calls
+    per message and two messages per task. One read here takes whatever the
+    children have written; a message cut short waits in the buffer for the rest.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+
+    def read(self) -> list[bytes]:
+        """The pickled messages completed by one read; call it only when the pipe is readable."""
+        buffer = self._buffer
+        buffer += os.read(self.fd, 1 << 16)
+        frames = []
+        start, end = 0, len(buffer)
+        while end - start >= 4:
+            (size,) = _FRAME_HEADER.unpack_from(buffer, start)
+            if end - start - 4 < size:
+                break
+            frames.append(bytes(buffer[start + 4:start + 4 + size]))
+            start += 4 + size
+        del buffer[:start]
+        return frames
+
+
 class PreforkPool(BasePool):
-    """Child processes from billiard: real parallelism, time limits, lost-child detection."""
+    """Child processes from billiard: real parallelism, time limits, lost-child detection.
+
+    Its bookkeeping (results, replacing exited children, time limits) runs in
+    the worker's event loop once ``register_with_event_loop`` is called, and on
+    a thread of its own whenever no loop has it (before the first connection,
+    during reconnect back-off, at shutdown): exactly one of the two at a time.
+    """
 
     implementation = "tuiq.worker.pool:PreforkPool"
     can_terminate = True
@@ -139,6 +208,11 @@ class PreforkPool(BasePool):
         self.lost_wait = lost_wait
         self.log_setup = log_setup
         self._pool: billiard.pool.Pool | None = None
+        self._results: _ResultPipe | None = None
+        self._hub: Any = None
+        self._timers: list[Any] = []
+        #: The fallback thread and the two ends of the pipe that stops it.
+        self._keeper: tuple[threading.Thread, int, int] | None = None
 
     def start(self) -> None:
         """Fork the children."""
@@ -157,7 +231,123 @@ class PreforkPool(BasePool):
             putlocks=False,
             allow_restart=self.allow_restart,
         )
+        self._results = _ResultPipe(self._pool._outqueue._reader.fileno())
+        self._start_keeper()
 
+    # who drives the pool: the worker's hub, or the fallback thread ---------------------
+    def register_with_event_loop(self, hub: Any) -> None:
+        """Collect results, replace exited children and enforce time limits inside ``hub``.
+
+        From now until ``hub`` is closed the callbacks run on the hub's thread;
+        then the pool's own thread takes over again. Registering with a new hub
+        (after a reconnect) leaves the previous one.
+        """
+        if self._pool is None:
+            return
+        self._stop_keeper()
+        self._leave_hub()
+        self._hub = hub
+        hub.add_reader(self._results.fd, self._on_results)
+        self._timers = [hub.call_repeatedly(MAINTAIN_INTERVAL, self._maintain),
+                        hub.call_repeatedly(TIMEOUT_INTERVAL, self._check_timeouts)]
+        hub.on_close.add(self._on_hub_closed)
+
+    def _on_hub_closed(self, hub: Any) -> None:
+        if hub is self._hub:
+            self._leave_hub()
+            if self._pool is not None:
+                self._start_keeper()
+
+    def _leave_hub(self) -> None:
+        hub, self._hub = self._hub, None
+        if hub is None:
+            return
+        hub.on_close.discard(self._on_hub_closed)
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+        try:
+            hub.remove_reader(self._results.fd)
+        except Exception:  # noqa: BLE001 - a closed hub has no poller left to update
+            pass
+
+    def _start_keeper(self) -> None:
+        if self._keeper is not None:
+            return
+        stop_r, stop_w = os.pipe()
+        thread = threading.Thread(target=self._keep, args=(stop_r,), name="tuiq-pool",
+                                  daemon=True)
+        self._keeper = (thread, stop_r, stop_w)
+        thread.start()
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is None:
+            return
+        thread, stop_r, stop_w = self._keeper
+        os.write(stop_w, b"x")
+        # Joined, not just told: the thread and a hub must never read the pipe together.
+        thread.join()
+        os.close(stop_r)
+        os.close(stop_w)
+        self._keeper = None
+
+    def _keep(self, stop_r: int) -> None:
+        # What the hub's reader and timers do, for the times no hub has the pool.
+        poller = select.poll()
+        poller.register(self._results.fd, select.POLLIN)
+        poller.register(stop_r, select.POLLIN)
+        now = time.monotonic()
+        maintain_due, timeouts_due = now + MAINTAIN_INTERVAL, now + TIMEOUT_INTERVAL
+        while True:
+            wait = max(min(maintain_due, timeouts_due) - time.monotonic(), 0.0)
+            events = poller.poll(wait * 1000)
+            if any(fd == stop_r for fd, _ in events):
+                return
+            try:
+                if events:
+                    self._on_results()
+                now = time.monotonic()
+                if now >= maintain_due:
+                    maintain_due = now + MAINTAIN_INTERVAL
+                    self._maintain()
+                if now >= timeouts_due:
+                    timeouts_due = now + TIMEOUT_INTERVAL
+                    self._check_timeouts()
+            except Exception:  # noqa: BLE001 - the thread must outlive one bad pass
+                logger.exception("Error in the pool's bookkeeping thread")
+
+    # the bookkeeping ---------------------------------------------------------------------
+    def _on_results(self, *args: Any) -> None:
+        """Handle what the children reported: a job accepted, a job done, a child exiting."""
+        handle = self._pool._result_handler.on_state_change
+        for frame in self._results.read():
+            try:
+                handle(pickle.loads(frame))
+            except Exception:  # noqa: BLE001 - one bad message must not lose the others
+                logger.exception("Error handling a message from a pool process")
+
+    def _maintain(self) -> None:
+        # Reaps exited children and starts their replacements; a job whose child
+        # vanished fails with WorkerLostError once worker_lost_wait has passed.
+        pool = self._pool
+        if pool is None or pool._state != billiard.pool.RUN:
+            return
+        try:
+            pool._maintain_pool()
+        except RestartFreqExceeded as exc:
+            # As billiard's supervisor thread did: stop replacing, and ask the
+            # worker for a warm shutdown.
+            logger.error("Pool processes exit as soon as they start (%s); shutting down", exc)
+            pool.close()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _check_timeouts(self) -> None:
+        # Soft limits signal the child; hard limits fail the job and kill the child.
+        pool = self._pool
+        if pool is not None and pool._timeout_handler is not None:
+            pool._timeout_handler.handle_event()
+
+    # jobs ----------------------------------------------------------------------------
     def apply(self, job, on_accept, on_done, on_error, soft, hard):
         """Queue ``job`` for the next free child."""
         def accepted(pid: int, time_accepted: float) -> None:
@@ -196,7 +386,9 @@ class PreforkPool(BasePool):
         pool = self._pool
         if pool is None:
             return
-        pool.close()  # the supervisor stops replacing children
+        self._stop_keeper()
+        self._leave_hub()
+        pool.close()  # no more replacements
         deadline = time.monotonic() + grace
         for _ in range(3):  # a child replaced just before close() is caught next round
             processes = [p for p in list(pool._pool) if p.pid]
