@@ -2,8 +2,10 @@
 
 It receives task messages, keeps prefetched and ETA requests, hands work to
 the pool when a slot is free, and acknowledges or rejects every message. Pool
-callbacks arrive from other threads through a queue plus a wake-up pipe, so
-the channel is only ever touched here (kombu channels are not thread-safe).
+callbacks made on the loop thread (the prefork pool registered with the loop)
+are handled at once; those from other threads arrive through a queue plus a
+wake-up pipe, so the channel is only ever touched here (kombu channels are
+not thread-safe).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -76,6 +79,28 @@ class Consumer:
             os.write(self._wake_w, b"x")
         except BlockingIOError:
             pass  # the pipe is full: the loop is already due to wake
+
+    #: The thread that runs the loop (set by ``start``).
+    _loop_thread: int | None = None
+
+    def _on_loop_thread(self) -> bool:
+        # A solo pool calls back from inside start(): running the outcome there
+        # would recurse into dispatch() once per waiting task, so it is posted.
+        return threading.get_ident() == self._loop_thread and not self.pool.runs_inline
+
+    def _from_pool(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run a pool callback's handler: now on the loop thread, else posted to the loop."""
+        if self._on_loop_thread():
+            self._run_guarded(fn, *args)
+        else:
+            self.call_in_loop(lambda: fn(*args))
+
+    @staticmethod
+    def _run_guarded(fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - one bad callback must not stop the loop
+            logger.exception("Error in worker loop callback")
 
     def _drain_inbox(self, *args: Any) -> None:
         try:
@@ -356,17 +381,21 @@ class Consumer:
         soft, hard = request.time_limits()
         self.worker.stats.task_accepted(request.name)
         generation = self.generation
+        # start() always runs on the loop thread: pool callbacks made on it run at once.
+        self._loop_thread = threading.get_ident()
         self.pool.apply(
             request.job_payload(),
-            on_accept=lambda pid: self._accepted_in_pool_thread(request, pid),
-            on_done=lambda summary: self.call_in_loop(
-                lambda: self._done(request, summary, generation)),
-            on_error=lambda exc, text: self.call_in_loop(
-                lambda: self._failed(request, exc, text, generation)),
+            on_accept=lambda pid: self._on_pool_accept(request, pid),
+            on_done=lambda summary: self._from_pool(self._done, request, summary, generation),
+            on_error=lambda exc, text: self._from_pool(self._failed, request, exc, text,
+                                                       generation),
             soft=soft, hard=hard,
         )
 
-    def _accepted_in_pool_thread(self, request: Request, pid: int) -> None:
+    def _on_pool_accept(self, request: Request, pid: int) -> None:
+        if self._on_loop_thread():
+            self._run_guarded(self._accepted, request, pid)
+            return
         # The pid is needed at once (terminate); the notification can wait for
         # the loop's next wake-up, which the task's result brings anyway.
         request.worker_pid = pid

@@ -254,6 +254,10 @@ class Worker:
         else:
             logger.warning("Reconnected to broker %s", mask_url(self.app.broker_url))
         hub.propagate_errors = connection.connection_errors
+        # Last, after everything that can fail: until the hub is reset below the
+        # pool's results, child replacement and time limits run in this loop;
+        # before and after (back-off, shutdown) the pool runs them itself.
+        self.pool.register_with_event_loop(hub)
         loop = hub.create_loop()
         channel = connection.default_channel
         try:
