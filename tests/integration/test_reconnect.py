@@ -87,3 +87,34 @@ def test_worker_reconnects_after_redis_restarts(tmp_path):
             if server.process and server.process.poll() is None:
                 server.process.kill()
                 server.process.wait(timeout=10)
+
+
+def test_control_client_survives_a_broker_restart(tmp_path):
+    """The client keeps its connection between calls; a dead one is replaced, not reported."""
+    from tuiq import App
+    from tuiq.exceptions import BrokerUnavailable
+
+    port = free_port()
+    server = RedisServer(port, tmp_path)
+    server.start()
+    url = f"redis://127.0.0.1:{port}/0"
+    client_app_ = App("restart-client", broker=url, backend=url, set_as_current=False)
+    worker = start_worker(tmp_path, url, url, name=unique("cc"), queues=[unique("q")],
+                          extra=["-c", "1"], ping_app=client_app_)
+    try:
+        control = client_app_.control
+        assert worker.nodename in control.ping(destination=[worker.nodename])[0]
+        server.kill()
+        try:
+            control.ping(destination=[worker.nodename], timeout=0.5)
+        except BrokerUnavailable as exc:
+            assert "cannot reach broker" in str(exc)
+        server.start()
+        wait_until(lambda: control.ping(destination=[worker.nodename], timeout=0.5),
+                   timeout=30, message="no ping reply after the broker came back")
+    finally:
+        client_app_.close()
+        assert worker.stop() == 0
+        if server.process and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)

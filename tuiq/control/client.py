@@ -290,17 +290,23 @@ class ControlClient:
         destination = list(destination) if destination else None
         arguments = dict(arguments or {})
         with self._lock:
-            try:
-                return self._broadcast(command, arguments, destination, reply, timeout, limit,
-                                       pattern, matcher, expected, settle)
-            except BrokerUnavailable:
-                raise
-            except Exception as exc:
-                if not _is_connection_error(exc, self._session):
+            # A kept connection may have died since the last call (broker restart):
+            # then one fresh attempt, and only its failure is reported.
+            for attempt in range(2):
+                reused = self._session is not None
+                try:
+                    return self._broadcast(command, arguments, destination, reply, timeout,
+                                           limit, pattern, matcher, expected, settle)
+                except BrokerUnavailable:
                     raise
-                url = self.app.broker_url
-                self._drop_session()
-                raise _unavailable(url, exc) from exc
+                except Exception as exc:
+                    if not _is_connection_error(exc, self._session):
+                        raise
+                    url = self.app.broker_url
+                    self._drop_session()
+                    if attempt or not reused:
+                        raise _unavailable(url, exc) from exc
+            raise AssertionError("unreachable")
 
     def _broadcast(self, command: str, arguments: dict[str, Any],
                    destination: list[str] | None, reply: bool, timeout: float,
@@ -454,7 +460,9 @@ def map_positional(command: str, args: Sequence[Any], kwargs: dict[str, Any]) ->
 
 
 def _is_connection_error(exc: BaseException, session: _Session | None) -> bool:
-    if isinstance(exc, ConnectionError | OSError):
+    from kombu.exceptions import OperationalError
+
+    if isinstance(exc, ConnectionError | OSError | OperationalError):
         return True
     if session is None:
         return False
