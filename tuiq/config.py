@@ -85,7 +85,7 @@ DEFAULTS: dict[str, Any] = {
     "worker_redirect_stdouts": True,
     "worker_autoscaler": "tuiq.worker.autoscale:Autoscaler",
     "worker_autoscale_keepalive": 30.0,
-    "worker_mingle_timeout": 0.5,
+    "worker_mingle_timeout": 1.0,
     "worker_pool_restarts": False,
     "worker_eta_task_limit": None,
     "worker_lost_wait": 1.0,

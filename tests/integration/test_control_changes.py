@@ -207,12 +207,14 @@ def test_a_starting_worker_learns_revokes_from_running_ones(kind, embedded_url, 
 def test_threads_pool_says_it_cannot_terminate(kind, embedded_url, tmp_path):
     queue = unique("threads")
     with OwnWorker(tmp_path, kind, embedded_url, name=unique("threads"), queues=[queue],
-                   extra=["-P", "threads", "-c", "2"]) as own:
+                   extra=["-P", "threads", "-c", "2"],
+                   env={"TUIQ_WORKER_POOL_RESTARTS": "true"}) as own:
         result = own.app.tasks["testproj.sleep"].apply_async((1,), queue=queue)
         reply = _reply(own, "revoke", task_id=result.id, terminate=True)
         assert "threads pool cannot terminate" in reply["error"]
         assert _reply(own, "pool_grow", n=1) == {"ok": "pool will grow"}
         assert _stats(own)["pool"]["max-concurrency"] == 3
+        assert "no processes to restart" in _reply(own, "pool_restart")["error"]
 
 
 @pytest.mark.parametrize("kind", BROKERS)

@@ -159,10 +159,6 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
         pid_path = node_format(pidfile, nodename) if pidfile else None
     except ValueError as exc:
         raise CliError(f"--pidfile {pidfile!r}: {exc}") from None
-    try:
-        state_path = node_format(statedb, nodename) if statedb else None
-    except ValueError as exc:
-        raise CliError(f"--statedb {statedb!r}: {exc}") from None
     scale = _parse_autoscale(autoscale) if autoscale else None
     setup_logging(loglevel, main_logfile)
     app = load_app(ctx, app_spec, broker, result_backend)
@@ -179,13 +175,18 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
         if logfile:
             setup_logging(loglevel, node_format(logfile, nodename, index))
 
+    statedb = statedb or app.conf.worker_state_db
+    try:
+        state_path = node_format(statedb, nodename) if statedb else None
+    except ValueError as exc:
+        raise CliError(f"--statedb {statedb!r}: {exc}") from None
     queue_names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     node = Worker(
         app, nodename, concurrency=concurrency, pool=pool or app.conf.worker_pool,
         queues=queue_names, prefetch_multiplier=prefetch_multiplier,
         max_tasks_per_child=max_tasks_per_child, max_memory_per_child=max_memory_per_child,
         purge=purge, send_events=events, log_setup=child_logging,
-        autoscale=scale, statedb=state_path or app.conf.worker_state_db,
+        autoscale=scale, statedb=state_path,
         mingle=not without_mingle,
     )
     if pid_path:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tuiq.control.node import make_mailbox
+from tuiq.control.client import ControlClient
 
 logger = logging.getLogger("tuiq.worker")
 
@@ -24,16 +24,13 @@ MINGLE_TRANSPORTS = ("redis", "amqp")
 def ask_neighbours(app, hostname: str, revoked: list[str],
                    timeout: float) -> list[tuple[str, dict[str, Any]]]:
     """Broadcast ``hello`` and return ``(node, reply)`` from every other node."""
-    with app.connection() as connection:
-        replies = make_mailbox(app)(connection)._broadcast(
-            "hello", {"from_node": hostname, "revoked": revoked}, reply=True, timeout=timeout,
-        ) or []
-    found = []
-    for reply in replies:
-        for node, value in reply.items():
-            if node != hostname and isinstance(value, dict):
-                found.append((node, value))
-    return found
+    # The broadcast client returns once every node that answers its discovery
+    # ping has replied, so a sync takes a round trip, not the whole timeout.
+    with ControlClient(app) as client:
+        replies = client.broadcast("hello", {"from_node": hostname, "revoked": revoked},
+                                   reply=True, timeout=timeout) or {}
+    return [(node, value) for node, value in replies.items()
+            if node != hostname and isinstance(value, dict)]
 
 
 def start_mingle(app, hostname: str, revoked: list[str], timeout: float,

@@ -92,6 +92,11 @@ class BasePool:
         """Send ``sig`` to the process running a job."""
         raise NotImplementedError(f"the {self.implementation} pool cannot terminate tasks")
 
+    def restart(self) -> None:
+        """Replace every pool process (``pool_restart``)."""
+        raise NotImplementedError(f"the {self.implementation.rsplit(':', 1)[-1]} has no "
+                                  "processes to restart")
+
     def processes(self) -> list[int]:
         """Pids of the pool's processes."""
         return [os.getpid()]

@@ -60,7 +60,7 @@ def revoke_by_stamped_headers(state, headers: Any, terminate: bool = False,
 
 @inspect_command(
     args=(Argument("ids", required=True, variadic=True, help="task ids"),),
-    help="Where tasks are on this worker: active, reserved, scheduled or ready.",
+    help="Where tasks are on this worker: active, reserved or scheduled.",
 )
 def query_task(state, ids: Any, **kwargs: Any) -> dict[str, Any]:
     """``{task_id: [state, TASK_INFO]}`` for the ids this worker holds."""
