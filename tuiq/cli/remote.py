@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from tuiq.cli.common import CliError, load_app, validate_task_id
+from tuiq.control.builtin.replies import to_bool
 from tuiq.control.registry import Argument, Command
 
 #: Arguments checked before anything is sent, by name.
@@ -23,25 +24,11 @@ TASK_ID_ARGUMENTS = frozenset({"task_id", "ids"})
 #: Commands that never reply (PROTOCOL.md §2.5): sent as casts.
 NO_REPLY_COMMANDS = frozenset({"shutdown"})
 
-_TRUE = {"1", "true", "yes", "y", "on"}
-_FALSE = {"0", "false", "no", "n", "off", ""}
-
-
-def parse_bool(text: str) -> bool:
-    """``true``/``yes``/``1``/``on`` or ``false``/``no``/``0``/``off``."""
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"not a boolean: {text!r}")
-
-
 def convert(command: str, arg: Argument, text: Any) -> Any:
     """Convert one command-line value with the argument's type; one-line error if it fails."""
     if not isinstance(text, str):
         return text
-    converter = parse_bool if arg.type is bool else arg.type
+    converter = to_bool if arg.type is bool else arg.type
     try:
         return converter(text)
     except (ValueError, TypeError):
