@@ -231,3 +231,16 @@ def test_pool_restart_replaces_every_process(kind, embedded_url, tmp_path):
         assert own.app.tasks["testproj.add"].apply_async((2, 2), queue=queue) \
             .get(timeout=20) == 4
         assert "cannot import" in _reply(own, "pool_restart", modules=["no_such_mod"])["error"]
+
+
+def test_terminate_sent_at_once_never_lets_the_task_run_on(node):
+    """Whatever the task's stage (in flight, received, handed to the pool), it ends REVOKED."""
+    sleep = node.app.tasks["testproj.sleep"]
+    for _ in range(5):
+        result = sleep.apply_async((30,), queue=node.queue)
+        node.app.control.revoke(result.id, destination=[node.worker.nodename],
+                                terminate=True, signal="KILL")
+        wait_until(lambda result=result: result.state == states.REVOKED, timeout=15,
+                   message=lambda result=result: f"state is {result.state}")
+    wait_until(lambda: not _reply(node, "active"), timeout=15,
+               message="a terminated task is still running")

@@ -399,11 +399,19 @@ class Consumer:
         # The pid is needed at once (terminate); the notification can wait for
         # the loop's next wake-up, which the task's result brings anyway.
         request.worker_pid = pid
-        self.call_in_loop(lambda: self._accepted(request, pid), wake=False)
+        self.call_in_loop(lambda: self._accepted(request, pid),
+                          wake=request.terminate_signal is not None)
 
     def _accepted(self, request: Request, pid: int) -> None:
         request.worker_pid = pid
+        self._terminate_if_asked(request)
         self.worker.on_task_started(request)
+
+    def _terminate_if_asked(self, request: Request) -> None:
+        # A terminate that came before the pool said which process took the task.
+        signum, request.terminate_signal = request.terminate_signal, None
+        if signum is not None and request.worker_pid is not None and not request.settled:
+            self.pool.terminate_job(request.worker_pid, signum)
 
     def _settle(self, request: Request, generation: int, ack: bool = True,
                 requeue: bool | None = None) -> None:
@@ -487,10 +495,16 @@ class Consumer:
 
     # revokes ------------------------------------------------------------------------
     def terminate(self, task_id: str, signum: int) -> bool:
-        """Signal the process running ``task_id``; False if it is not running here."""
-        running = [r for r in self.active if r.id == task_id and r.worker_pid is not None]
+        """Signal the process running ``task_id``; False if it is not running here.
+
+        A task handed to the pool but not yet taken by a process is signalled
+        as soon as the pool says which process took it.
+        """
+        running = [r for r in self.active if r.id == task_id]
         for request in running:
-            self.pool.terminate_job(request.worker_pid, signum)
+            request.terminate_signal = signum
+            if request.worker_pid is not None:
+                self._terminate_if_asked(request)
         return bool(running)
 
     # run-time changes by remote control ----------------------------------------------

@@ -34,7 +34,7 @@ class Request:
 
     __slots__ = (
         "message", "task_message", "task", "hostname", "generation", "time_received",
-        "time_start", "worker_pid", "acknowledged", "settled",
+        "time_start", "worker_pid", "acknowledged", "settled", "terminate_signal",
     )
 
     def __init__(self, message: Any, task_message: TaskMessage, task: Task, hostname: str,
@@ -49,6 +49,8 @@ class Request:
         self.worker_pid: int | None = None
         self.acknowledged = False
         self.settled = False
+        #: A signal asked for before a pool process took the task.
+        self.terminate_signal: int | None = None
 
     @property
     def id(self) -> str:
