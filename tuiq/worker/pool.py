@@ -140,6 +140,7 @@ class _DirectPool(billiard.pool.Pool):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(threads=False, **options)
+        self._send_job = self._inqueue._writer.send_bytes
 
     def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None,
                     accept_callback=None, timeout_callback=None, waitforslot=None,
@@ -156,7 +157,11 @@ class _DirectPool(billiard.pool.Pool):
             callbacks_propagate=callbacks_propagate, send_ack=None,
             correlation_id=correlation_id,
         )
-        self._quick_put((billiard.pool.TASK, (result._job, None, func, args, kwds or {})))
+        # Plain pickle: billiard's ForkingPickler builds a pickler with a copied
+        # dispatch table for every job, and a job holds nothing that needs it.
+        self._send_job(pickle.dumps((billiard.pool.TASK, (result._job, None, func, args,
+                                                          kwds or {})),
+                                    pickle.HIGHEST_PROTOCOL))
         return result
 
 
