@@ -73,20 +73,23 @@ class QoS(kombu_redis.QoS):
         if not appends and not acks:
             return
         acked = set(acks)
-        with self.channel.conn_or_acquire() as client:
-            pipe = client.pipeline()
-            now = time()
-            for tag, payload in appends:
-                if tag in acked:
-                    continue  # delivered and acked within one pass: nothing to record
-                pipe.zadd(self.unacked_index_key, {tag: now})
-                pipe.hset(self.unacked_key, tag, payload)
-            recorded = {tag for tag, _ in appends}
-            for tag in acks:
-                if tag not in recorded:
-                    pipe.zrem(self.unacked_index_key, tag)
-                    pipe.hdel(self.unacked_key, tag)
-            pipe.execute()
+        # Delivered and acked within one pass: nothing to record.
+        record = {tag: payload for tag, payload in appends if tag not in acked}
+        recorded = {tag for tag, _ in appends}
+        forget = [tag for tag in acks if tag not in recorded]
+        if record or forget:
+            with self.channel.conn_or_acquire() as client:
+                # One command per key and kind, whatever the number of messages:
+                # two commands per message made this pipeline a fifth of the worker's CPU.
+                pipe = client.pipeline()
+                if record:
+                    now = time()
+                    pipe.zadd(self.unacked_index_key, dict.fromkeys(record, now))
+                    pipe.hset(self.unacked_key, mapping=record)
+                if forget:
+                    pipe.zrem(self.unacked_index_key, *forget)
+                    pipe.hdel(self.unacked_key, *forget)
+                pipe.execute()
         # Cleared only once written: after a failed write the next flush retries.
         self._pending_append, self._pending_ack = [], []
 
