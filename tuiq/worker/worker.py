@@ -148,7 +148,7 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - reported, the worker is exiting anyway
             logger.error("Cannot write state file %s: %r", self.statedb.path, exc)
 
-    def _start_mingle(self, connection, consumer: Consumer) -> None:
+    def _start_mingle(self, connection, consumer: Consumer, hub: Hub) -> None:
         """Sync revoked ids and the clock with running nodes; hold tasks until done."""
         if not self.mingle or connection.transport.driver_type not in MINGLE_TRANSPORTS:
             return
@@ -157,8 +157,11 @@ class Worker:
         def done(replies) -> None:
             consumer.call_in_loop(lambda: self._mingled(consumer, replies))
 
-        start_mingle(self.app, self.hostname, self.revoked.as_list(),
-                     self.app.conf.worker_mingle_timeout, done)
+        # From the loop's first pass: by then this node's own control queue is
+        # subscribed (Redis subscribes on the first tick), so the node answers
+        # its own discovery ping and a lone worker does not wait out the timeout.
+        hub.call_soon(lambda: start_mingle(self.app, self.hostname, self.revoked.as_list(),
+                                           self.app.conf.worker_mingle_timeout, done))
 
     def _mingled(self, consumer: Consumer, replies) -> None:
         for _node, reply in replies:
@@ -240,7 +243,6 @@ class Worker:
         # Batching must be on before the first delivery, so every delivery tag is
         # known when acks are grouped.
         enable_batching(connection.default_channel)
-        self._start_mingle(connection, consumer)
         consumer.attach(connection, hub)
         if self.autoscaler is not None:
             hub.call_repeatedly(self.autoscaler.interval, self.autoscaler.maybe_scale)
@@ -248,6 +250,8 @@ class Worker:
         node = create_node(self.app, mailbox, self.hostname, ControlState(self),
                            connection.channel())
         node.listen(callback=_guarded(node.handle_message))
+        # Before the loop runs, so no task starts ahead of the sync.
+        self._start_mingle(connection, consumer, hub)
         if first:
             self.ready_at = time.monotonic()
             logger.info("%s ready.", self.hostname)
