@@ -9,14 +9,13 @@ KILL``), which is the only way to give those that follow a variadic one.
 
 from __future__ import annotations
 
-import signal as signals
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from tuiq.cli.common import CliError, load_app, validate_task_id
-from tuiq.control.builtin.replies import to_bool
+from tuiq.control.builtin.replies import signal_number, to_bool
 from tuiq.control.registry import Argument, Command
 
 #: Arguments checked before anything is sent, by name.
@@ -88,13 +87,10 @@ def validate(command: Command, arguments: dict[str, Any]) -> None:
 
 def validate_signal(name: Any) -> str:
     """A signal name (``TERM``, ``SIGKILL``) or number this system knows."""
-    text = str(name).strip().upper()
-    if text.isdigit() and int(text) in {s.value for s in signals.Signals}:
-        return text
-    if not text.startswith("SIG"):
-        text = f"SIG{text}"
-    if text not in signals.Signals.__members__:
-        raise CliError(f"unknown signal: {name!r} (use e.g. TERM, KILL, INT)")
+    try:
+        signal_number(name)
+    except ValueError:
+        raise CliError(f"unknown signal: {name!r} (use e.g. TERM, KILL, INT)") from None
     return str(name)
 
 

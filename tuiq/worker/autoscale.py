@@ -8,14 +8,14 @@ and may override :meth:`Autoscaler.wanted`.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
 logger = logging.getLogger("tuiq.worker")
 
-#: Seconds a grown pool keeps its extra processes after the last scale-up.
-KEEPALIVE = float(os.environ.get("CELERYD_AUTOSCALE_KEEPALIVE", 30))
+#: Seconds a grown pool keeps its extra processes after the last scale-up
+#: (the worker passes ``worker_autoscale_keepalive``).
+KEEPALIVE = 30.0
 
 
 class Autoscaler:

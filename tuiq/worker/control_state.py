@@ -10,14 +10,14 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal as signals
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from kombu import Queue
 
 from tuiq import states
-from tuiq.control.builtin.replies import nok, ok
+from tuiq.control.builtin.replies import nok, ok, signal_number
 from tuiq.worker import introspect
 from tuiq.worker.ratelimit import parse_rate
 
@@ -254,8 +254,8 @@ class ControlState:
             return nok("Pool restarts not enabled (set worker_pool_restarts = True)")
         for name in _as_list(modules):
             try:
-                if name in _loaded_modules() and reload:
-                    importlib.reload(_loaded_modules()[name])
+                if name in sys.modules and reload:
+                    importlib.reload(sys.modules[name])
                 else:
                     importlib.import_module(name)
             except Exception as exc:  # noqa: BLE001 - reported to the caller
@@ -311,24 +311,3 @@ def _as_list(value: Any) -> list[Any]:
     if isinstance(value, list | tuple | set):
         return list(value)
     return [value]
-
-
-def _loaded_modules() -> dict[str, Any]:
-    import sys
-
-    return sys.modules
-
-
-def signal_number(name: str | int) -> int:
-    """A signal number from ``"TERM"``, ``"SIGKILL"``, ``"9"`` or 9; ValueError if unknown."""
-    if isinstance(name, int):
-        return name
-    text = str(name).strip().upper()
-    if text.isdigit():
-        return int(text)
-    if not text.startswith("SIG"):
-        text = "SIG" + text
-    number = getattr(signals, text, None)
-    if not isinstance(number, int) or text.startswith("SIG_"):
-        raise ValueError(f"unknown signal: {name}")
-    return int(number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal as signals
 from typing import Any
 
 
@@ -52,3 +53,16 @@ def optional_float(value: Any) -> float | None:
     if number < 0 or number != number:
         raise ValueError(f"not a non-negative number: {value!r}")
     return number
+
+
+def signal_number(name: str | int) -> int:
+    """A signal number from ``"TERM"``, ``"SIGKILL"``, ``"9"`` or 9; ValueError if unknown."""
+    text = str(name).strip().upper()
+    if text.isdigit():
+        if int(text) in {member.value for member in signals.Signals}:
+            return int(text)
+    else:
+        member = signals.Signals.__members__.get(text if text.startswith("SIG") else f"SIG{text}")
+        if member is not None:
+            return int(member)
+    raise ValueError(f"unknown signal: {name}")
