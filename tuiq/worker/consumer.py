@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tuiq.worker")
 
 
+#: Seconds a task's process must have been running it before a terminate kills it.
+TERMINATE_GRACE = 0.1
+
+
 class Consumer:
     """Task consumption and settlement, driven by a kombu event loop (``Hub``)."""
 
@@ -404,14 +408,25 @@ class Consumer:
 
     def _accepted(self, request: Request, pid: int) -> None:
         request.worker_pid = pid
+        request.time_accepted = time.monotonic()
         self._terminate_if_asked(request)
         self.worker.on_task_started(request)
 
     def _terminate_if_asked(self, request: Request) -> None:
-        # A terminate that came before the pool said which process took the task.
+        """Send a terminate asked for this task, once its process can safely die."""
+        if request.terminate_signal is None or request.worker_pid is None or request.settled:
+            return
+        # A child that has just written its accept may still hold the lock of the
+        # pool's shared result pipe; killed then, it would leave every other child
+        # unable to report. So a kill waits until the accept is a moment old.
+        accepted = request.time_accepted
+        wait = TERMINATE_GRACE if accepted is None else \
+            TERMINATE_GRACE - (time.monotonic() - accepted)
+        if wait > 0 and self.hub is not None:
+            self.hub.call_later(wait, self._terminate_if_asked, request)
+            return
         signum, request.terminate_signal = request.terminate_signal, None
-        if signum is not None and request.worker_pid is not None and not request.settled:
-            self.pool.terminate_job(request.worker_pid, signum)
+        self.pool.terminate_job(request.worker_pid, signum)
 
     def _settle(self, request: Request, generation: int, ack: bool = True,
                 requeue: bool | None = None) -> None:

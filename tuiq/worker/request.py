@@ -35,6 +35,7 @@ class Request:
     __slots__ = (
         "message", "task_message", "task", "hostname", "generation", "time_received",
         "time_start", "worker_pid", "acknowledged", "settled", "terminate_signal",
+        "time_accepted",
     )
 
     def __init__(self, message: Any, task_message: TaskMessage, task: Task, hostname: str,
@@ -51,6 +52,8 @@ class Request:
         self.settled = False
         #: A signal asked for before a pool process took the task.
         self.terminate_signal: int | None = None
+        #: When the pool said a process took the task (monotonic seconds).
+        self.time_accepted: float | None = None
 
     @property
     def id(self) -> str:
