@@ -6,7 +6,8 @@ import pytest
 
 from tuiq.cli.common import CliError
 from tuiq.cli.purge import queue_names
-from tuiq.cli.remote import parse_destination, shape_arguments, validate_signal
+from tuiq.cli.remote import parse_destination
+from tuiq.control.arguments import CommandError, shape_arguments, validate_signal
 from tuiq.control.client import map_positional
 from tuiq.control.registry import Argument, Command
 
@@ -62,9 +63,9 @@ def test_bool_words_are_parsed_not_truthy():
     (GROW, ["1"], {"n": "2"}, "n given twice"),
 ])
 def test_bad_command_lines_are_one_line_errors(command, words, options, message):
-    with pytest.raises(CliError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+    with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         shape_arguments(command, words, options)
-    assert "\n" not in info.value.format_message()
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("rate", ["10/s", "100/m", "1000/h", "5", "0"])

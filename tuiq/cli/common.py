@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -13,8 +12,6 @@ import click
 from tuiq.app import App
 from tuiq.exceptions import TuiqError
 
-TASK_ID_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-
 
 class CliError(click.ClickException):
     """A user-facing error: printed as one line, exit status 1."""
@@ -22,13 +19,6 @@ class CliError(click.ClickException):
     def show(self, file: Any = None) -> None:
         """Print ``Error: <message>`` in red."""
         click.secho(f"Error: {self.format_message()}", err=True, fg="red")
-
-
-def validate_task_id(task_id: str) -> str:
-    """Return ``task_id`` or raise a one-line error if it cannot be a task id."""
-    if not TASK_ID_RE.match(task_id or ""):
-        raise CliError(f"malformed task id: {task_id!r}")
-    return task_id
 
 
 def load_app(ctx: click.Context, app_spec: str | None = None, broker: str | None = None,

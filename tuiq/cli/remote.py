@@ -14,84 +14,9 @@ from typing import Any
 
 import click
 
-from tuiq.cli.common import CliError, load_app, validate_task_id
-from tuiq.control.builtin.replies import signal_number, to_bool
-from tuiq.control.registry import Argument, Command
-
-#: Arguments checked before anything is sent, by name.
-TASK_ID_ARGUMENTS = frozenset({"task_id", "ids"})
-#: Commands that never reply (PROTOCOL.md §2.5): sent as casts.
-NO_REPLY_COMMANDS = frozenset({"shutdown"})
-
-def convert(command: str, arg: Argument, text: Any) -> Any:
-    """Convert one command-line value with the argument's type; one-line error if it fails."""
-    if not isinstance(text, str):
-        return text
-    converter = to_bool if arg.type is bool else arg.type
-    try:
-        return converter(text)
-    except (ValueError, TypeError):
-        kind = getattr(arg.type, "__name__", "value")
-        raise CliError(f"{command}: invalid {arg.name}: {text!r} (expected {kind})") from None
-
-
-def shape_arguments(command: Command, positionals: Sequence[str],
-                    options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The wire ``arguments`` dict from positional words and ``--name`` options.
-
-    Only what was given is sent, so the worker's defaults apply to the rest.
-    A variadic argument takes every remaining word as a list.
-    """
-    options = {k: v for k, v in (options or {}).items() if v is not None}
-    rest = list(positionals)
-    arguments: dict[str, Any] = {}
-    for arg in command.args:
-        if arg.variadic:
-            if rest:
-                arguments[arg.name] = [convert(command.name, arg, word) for word in rest]
-                rest = []
-        elif rest:
-            arguments[arg.name] = convert(command.name, arg, rest.pop(0))
-        if arg.name in options:
-            if arg.name in arguments:
-                raise CliError(f"{command.name}: {arg.name} given twice")
-            arguments[arg.name] = convert(command.name, arg, options[arg.name])
-        if arg.required and arg.name not in arguments:
-            raise CliError(f"{command.name}: missing argument {arg.name} "
-                           f"(usage: {command.name} {command.signature})")
-    if rest:
-        most = sum(1 for a in command.args if not a.variadic)
-        raise CliError(f"{command.name} takes at most {most} argument(s), got extra: "
-                       f"{' '.join(rest)}")
-    validate(command, arguments)
-    return arguments
-
-
-def validate(command: Command, arguments: dict[str, Any]) -> None:
-    """Refuse values the worker would reject anyway: task ids, rate limits, signals."""
-    for name in TASK_ID_ARGUMENTS & set(arguments):
-        values = arguments[name] if isinstance(arguments[name], list) else [arguments[name]]
-        for value in values:
-            validate_task_id(value)
-    if command.name == "rate_limit" and "rate_limit" in arguments:
-        from tuiq.worker.ratelimit import parse_rate
-
-        try:
-            parse_rate(arguments["rate_limit"])
-        except ValueError:
-            raise CliError(f"malformed rate limit: {arguments['rate_limit']!r} "
-                           "(use e.g. 10/s, 100/m, 1000/h, or 0 to disable)") from None
-    if "signal" in arguments:
-        validate_signal(arguments["signal"])
-
-
-def validate_signal(name: Any) -> str:
-    """A signal name (``TERM``, ``SIGKILL``) or number this system knows."""
-    try:
-        signal_number(name)
-    except ValueError:
-        raise CliError(f"unknown signal: {name!r} (use e.g. TERM, KILL, INT)") from None
-    return str(name)
+from tuiq.cli.common import CliError, load_app
+from tuiq.control.arguments import NO_REPLY_COMMANDS, shape_arguments
+from tuiq.control.registry import Command
 
 
 def parse_destination(values: Sequence[str]) -> list[str] | None:

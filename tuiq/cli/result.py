@@ -7,7 +7,8 @@ import json
 import click
 
 from tuiq import states
-from tuiq.cli.common import CliError, load_app, validate_task_id
+from tuiq.cli.common import CliError, load_app
+from tuiq.control.arguments import validate_task_id
 from tuiq.exceptions import TimeoutError
 
 
