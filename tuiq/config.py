@@ -99,6 +99,8 @@ DEFAULTS: dict[str, Any] = {
     "event_queue_prefix": "celeryev",
     "event_queue_ttl": 5.0,
     "event_queue_expires": 60.0,
+    "event_queue_durable": False,
+    "event_queue_exclusive": True,
     # misc
     "imports": (),
     "include": (),

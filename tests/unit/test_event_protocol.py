@@ -1,0 +1,271 @@
+"""Monitoring events on the wire: envelopes, routing keys, UTC offsets, receiver queues,
+and what the receiver makes of a message (no broker involved)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from kombu import Message
+from kombu.serialization import prepare_accept_content
+
+from tuiq import App
+from tuiq.config import DEFAULTS
+from tuiq.events.receiver import EventReceiver
+from tuiq.protocol.events import (
+    BUFFER_LIMIT,
+    amqp_queue_arguments,
+    event_exchange,
+    event_headers,
+    group_from,
+    load_average,
+    localize_timestamp,
+    make_event,
+    receiver_queue,
+    routing_key_for,
+    software_info,
+    utcoffset,
+)
+
+
+# envelopes -----------------------------------------------------------------------------
+def test_event_has_common_fields_in_celery_order():
+    event = make_event("worker-heartbeat", "w1@vm", 7858, 3,
+                       {"freq": 2.0, "active": 0, "processed": 0},
+                       timestamp=1795264688.798806, offset=0.0)
+    assert list(event) == ["hostname", "utcoffset", "pid", "clock", "freq", "active",
+                           "processed", "timestamp", "type"]
+    assert event == {"hostname": "w1@vm", "utcoffset": 0.0, "pid": 7858, "clock": 3,
+                     "freq": 2.0, "active": 0, "processed": 0,
+                     "timestamp": 1795264688.798806, "type": "worker-heartbeat"}
+
+
+def test_event_defaults_timestamp_and_offset_to_now():
+    before = time.time()
+    event = make_event("task-started", "w@h", 1, 9, {"uuid": "id-1"})
+    assert before <= event["timestamp"] <= time.time()
+    assert event["utcoffset"] == utcoffset()
+    assert isinstance(event["utcoffset"], float)
+    assert event["uuid"] == "id-1"
+
+
+def test_headers_name_the_sender():
+    assert event_headers("w1@vm") == {"hostname": "w1@vm"}
+
+
+# routing keys --------------------------------------------------------------------------
+@pytest.mark.parametrize(("event_type", "key"), [
+    ("worker-heartbeat", "worker.heartbeat"),
+    ("task-succeeded", "task.succeeded"),
+    ("task-sent", "task.sent"),
+    ("worker-elect-ack", "worker.elect.ack"),
+])
+def test_routing_key_is_type_with_dots(event_type, key):
+    assert routing_key_for(event_type) == key
+    assert routing_key_for({"type": event_type}) == key
+
+
+def test_a_batch_goes_as_group_multi():
+    batch = [{"type": "task-received"}, {"type": "task-started"}]
+    assert routing_key_for(batch) == "task.multi"
+    assert routing_key_for([{"type": "worker-heartbeat"}]) == "worker.multi"
+    with pytest.raises(ValueError):
+        routing_key_for([])
+
+
+def test_group_is_the_part_before_the_first_dash():
+    assert group_from("task-sent") == "task"
+    assert group_from("worker-elect-ack") == "worker"
+    assert group_from("custom") == "custom"
+
+
+def test_buffer_limit_is_celerys():
+    assert BUFFER_LIMIT == 24
+
+
+# time ------------------------------------------------------------------------------------
+def _localtime(dst: bool):
+    return lambda: SimpleNamespace(tm_isdst=int(dst))
+
+
+def test_utcoffset_is_hours_west_of_utc():
+    # UTC+2 in summer (altzone -7200 s), UTC+1 in winter (timezone -3600 s).
+    assert utcoffset(_localtime(True), timezone=-3600, altzone=-7200) == -2.0
+    assert utcoffset(_localtime(False), timezone=-3600, altzone=-7200) == -1.0
+    # West of UTC is positive.
+    assert utcoffset(_localtime(False), timezone=18000, altzone=14400) == 5.0
+
+
+def test_utcoffset_keeps_fractional_hours():
+    # India, UTC+5:30: Celery 5.7 divides truly (older releases floored to -6).
+    offset = utcoffset(_localtime(False), timezone=-19800, altzone=-19800)
+    assert offset == -5.5
+    assert isinstance(offset, float)
+
+
+def test_localize_moves_a_senders_timestamp_into_the_receivers_zone():
+    # Sender at UTC+2 (-2.0), receiver at UTC (0.0): two hours earlier.
+    assert localize_timestamp(10_000.0, -2.0, 0.0) == 10_000.0 + 2 * 3600
+    assert localize_timestamp(10_000.0, 1.0, 1.0) == 10_000.0
+
+
+# exchange and queue ----------------------------------------------------------------------
+def test_exchange_is_topic_on_amqp_and_fanout_on_redis():
+    amqp = event_exchange("amqp")
+    redis = event_exchange("redis")
+    assert (amqp.name, amqp.type) == ("celeryev", "topic")
+    assert (redis.name, redis.type) == ("celeryev", "fanout")
+    assert event_exchange("gcpubsub").type == "fanout"
+    for exchange in (amqp, redis):
+        assert exchange.durable is True
+        assert exchange.auto_delete is False
+    assert event_exchange("amqp", "myev").name == "myev"
+
+
+def test_receiver_queue_has_celerys_arguments():
+    queue = receiver_queue(event_exchange("amqp"), "abc")
+    assert queue.name == "celeryev.abc"
+    assert queue.routing_key == "#"
+    assert queue.auto_delete is True
+    assert queue.durable is False
+    assert queue.exclusive is True
+    assert queue.exchange.name == "celeryev"
+    assert amqp_queue_arguments(queue) == {"x-message-ttl": 5000, "x-expires": 60000}
+
+
+def test_receiver_queue_settings_are_honoured():
+    queue = receiver_queue(event_exchange("amqp"), "n1", prefix="mon", routing_key="worker.#",
+                           ttl=2.5, expires=None, durable=True, exclusive=False)
+    assert queue.name == "mon.n1"
+    assert queue.routing_key == "worker.#"
+    assert queue.auto_delete is False and queue.durable is True
+    assert amqp_queue_arguments(queue) == {"x-message-ttl": 2500}
+
+
+def test_exclusive_and_durable_together_are_refused():
+    with pytest.raises(ValueError, match="exclusive and durable"):
+        receiver_queue(event_exchange("amqp"), "x", durable=True, exclusive=True)
+
+
+def test_event_settings_default_to_celerys():
+    assert DEFAULTS["event_exchange"] == "celeryev"
+    assert DEFAULTS["event_serializer"] == "json"
+    assert DEFAULTS["event_queue_prefix"] == "celeryev"
+    assert DEFAULTS["event_queue_ttl"] == 5.0
+    assert DEFAULTS["event_queue_expires"] == 60.0
+    assert DEFAULTS["event_queue_durable"] is False
+    assert DEFAULTS["event_queue_exclusive"] is True
+    assert DEFAULTS["worker_send_task_events"] is False
+    assert DEFAULTS["task_send_sent_event"] is False
+    assert DEFAULTS["worker_heartbeat_interval"] == 2.0
+
+
+# worker facts ----------------------------------------------------------------------------
+def test_software_info_names_tuiq():
+    import platform
+
+    import tuiq
+
+    assert software_info() == {"sw_ident": "py-tuiq", "sw_ver": tuiq.__version__,
+                               "sw_sys": platform.system()}
+
+
+def test_load_average_is_three_rounded_numbers():
+    loads = load_average()
+    assert len(loads) == 3
+    assert all(round(value, 2) == value for value in loads)
+
+
+# the receiver's handling of one message ---------------------------------------------------
+def _message(body: bytes, content_type: str = "application/json",
+             headers: dict | None = None) -> Message:
+    message = Message(body=body, content_type=content_type, content_encoding="utf-8",
+                      headers=headers or {})
+    # What kombu's Consumer sets on every message it hands over.
+    message.accept = prepare_accept_content({"json"})
+    return message
+
+
+@pytest.fixture
+def collected():
+    app = App("events-unit", set_as_current=False)
+    events: list[dict] = []
+    receiver = EventReceiver(app, events.append)
+    return app, receiver, events
+
+
+def _encode(value) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+def test_a_list_body_is_split_into_events(collected):
+    app, receiver, events = collected
+    batch = [make_event("task-received", "w@h", 1, 10, {"uuid": "a"}),
+             make_event("task-started", "w@h", 1, 11, {"uuid": "a"})]
+    before = time.time()
+    receiver._on_message(_message(_encode(batch)))
+    assert [e["type"] for e in events] == ["task-received", "task-started"]
+    assert all(before <= e["local_received"] <= time.time() for e in events)
+    assert app.clock.value > 11
+
+
+def test_task_sent_clock_is_rewritten(collected):
+    app, receiver, events = collected
+    app.clock.adjust(40)
+    receiver._on_message(_message(_encode(make_event("task-sent", "gen1@h", 1, 9999,
+                                                     {"uuid": "a"}))))
+    # Celery's receiver: local clock - 1, whatever the client sent.
+    assert events[0]["clock"] == 40
+    assert app.clock.value < 9999
+
+
+def test_an_event_without_clock_gets_one(collected):
+    app, receiver, events = collected
+    receiver._on_message(_message(_encode({"type": "worker-heartbeat", "hostname": "w@h"})))
+    assert isinstance(events[0]["clock"], int)
+
+
+def test_timestamps_of_another_zone_are_localized(collected):
+    _, receiver, events = collected
+    here = utcoffset()
+    receiver._on_message(_message(_encode(make_event(
+        "worker-heartbeat", "w@h", 1, 1, timestamp=50_000.0, offset=here - 3.0))))
+    assert events[0]["timestamp"] == pytest.approx(50_000.0 + 3 * 3600)
+
+
+def test_kombu_json_markers_are_decoded(collected):
+    _, receiver, events = collected
+    body = (b'{"type": "custom-x", "hostname": "w@h", "clock": 1, '
+            b'"when": {"__type__": "datetime", "__value__": "2024-01-01T00:00:00+00:00"}}')
+    receiver._on_message(_message(body))
+    assert events[0]["when"].year == 2024
+
+
+def test_malformed_messages_are_dropped(collected):
+    _, receiver, events = collected
+    receiver._on_message(_message(b"\xff{not json"))
+    receiver._on_message(_message(_encode("a string")))
+    receiver._on_message(_message(_encode([{"no": "type"}, make_event("task-started", "w@h",
+                                                                      1, 2, {"uuid": "b"})])))
+    receiver._on_message(_message(b"\x80\x04K\x01.", content_type="application/x-python-serialize"))
+    assert [e["type"] for e in events] == ["task-started"]
+    assert receiver.dropped == 4
+
+
+def test_a_failing_callback_does_not_stop_the_stream():
+    app = App("events-unit", set_as_current=False)
+    seen: list[str] = []
+
+    def on_event(event: dict) -> None:
+        seen.append(event["uuid"])
+        if event["uuid"] == "a":
+            raise RuntimeError("consumer bug")
+
+    receiver = EventReceiver(app, on_event)
+    receiver._on_message(_message(_encode([
+        make_event("task-started", "w@h", 1, 1, {"uuid": "a"}),
+        make_event("task-started", "w@h", 1, 2, {"uuid": "b"})])))
+    assert seen == ["a", "b"]
