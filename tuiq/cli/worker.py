@@ -59,12 +59,20 @@ def _banner(worker, app) -> str:
         f"  broker:      {mask_url(app.broker_url)}",
         f"  results:     {mask_url(app.backend_url)}",
         f"  concurrency: {_concurrency(worker)} ({worker.pool_kind})",
-        f"  events:      {'ON' if worker.send_events else 'OFF'}",
+        f"  events:      {_events_line(worker)}",
         f"  queues:      {queues}",
         f"  tasks ({len(tasks)}):",
         *[f"    . {name}" for name in tasks],
     ]
     return "\n".join(lines)
+
+
+def _events_line(worker) -> str:
+    """Whether task events are on, and the heartbeat."""
+    tasks = "task events ON" if worker.send_events else "task events OFF (-E to send)"
+    if not worker.events.worker_events:
+        return f"{tasks}, no heartbeat"
+    return f"{tasks}, heartbeat every {worker.heartbeat_interval:g}s"
 
 
 def _concurrency(worker) -> str:
@@ -133,13 +141,18 @@ def _parse_autoscale(text: str) -> tuple[int, int]:
 @click.option("--without-mingle", is_flag=True,
               help="Do not sync revoked ids with the running nodes at start-up.")
 @click.option("--purge", is_flag=True, help="Delete waiting messages before starting.")
-@click.option("-E", "--events", is_flag=True,
-              help="Send task events for monitors (accepted; events are not sent yet).")
+@click.option("-E", "--events", "task_events", is_flag=True,
+              help="Send task events for monitors (tuiq top, tuiq events, Flower).")
+@click.option("--heartbeat-interval", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Seconds between worker-heartbeat events (default: 2).")
+@click.option("--without-heartbeat", is_flag=True,
+              help="Send no worker-online/heartbeat/offline events.")
 @click.pass_context
 def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concurrency,
            hostname, queues, pool, prefetch_multiplier, max_tasks_per_child,
            max_memory_per_child, time_limit, soft_time_limit, pidfile, logfile, autoscale,
-           statedb, without_mingle, purge, events) -> None:
+           statedb, without_mingle, purge, task_events, heartbeat_interval,
+           without_heartbeat) -> None:
     """Start a worker that runs tasks from the broker."""
     started = time.monotonic()
     from tuiq.broker import check_reachable
@@ -166,6 +179,8 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
         app.conf.task_time_limit = time_limit
     if soft_time_limit is not None:
         app.conf.task_soft_time_limit = soft_time_limit
+    if heartbeat_interval is not None:
+        app.conf.worker_heartbeat_interval = heartbeat_interval
     check_reachable(app.broker_url)
     _ = app.backend  # an unusable result backend is an error now, not at the first task
     app.import_modules()
@@ -185,9 +200,9 @@ def worker(ctx: click.Context, app_spec, broker, result_backend, loglevel, concu
         app, nodename, concurrency=concurrency, pool=pool or app.conf.worker_pool,
         queues=queue_names, prefetch_multiplier=prefetch_multiplier,
         max_tasks_per_child=max_tasks_per_child, max_memory_per_child=max_memory_per_child,
-        purge=purge, send_events=events, log_setup=child_logging,
+        purge=purge, send_events=task_events, log_setup=child_logging,
         autoscale=scale, statedb=state_path,
-        mingle=not without_mingle,
+        mingle=not without_mingle, heartbeat=not without_heartbeat,
     )
     if pid_path:
         _write_pidfile(pid_path)

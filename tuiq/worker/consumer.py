@@ -258,9 +258,9 @@ class Consumer:
             logger.error("Received invalid task message: %s; message rejected", exc)
             message.reject(requeue=False)
             return
-        self.worker.stats_received(request)
         if self._discard_if_revoked(request):
             return
+        self.worker.on_task_received(request)
         if task_message.eta is not None:
             delay = (task_message.eta - datetime.now(UTC)).total_seconds()
             if delay > 0:
@@ -426,12 +426,15 @@ class Consumer:
             self.hub.call_later(wait, self._terminate_if_asked, request)
             return
         signum, request.terminate_signal = request.terminate_signal, None
+        request.terminated_by = signum
         self.pool.terminate_job(request.worker_pid, signum)
 
     def _settle(self, request: Request, generation: int, ack: bool = True,
                 requeue: bool | None = None) -> None:
         self.active.pop(request, None)
         request.settled = True
+        if requeue is not None:
+            self.worker.on_task_rejected(request, requeue=requeue)
         if generation == self.generation and self.connection is not None:
             try:
                 if requeue is not None:
@@ -463,14 +466,13 @@ class Consumer:
             self._store_quietly(self.app.backend.store_result, request.id,
                                 TaskRevokedError("terminated"), states.REVOKED)
             self._report_to_workflow(request, states.REVOKED, TaskRevokedError("terminated"))
-            self.worker.on_task_revoked(request, expired=False)
+            self.worker.on_task_revoked(request, terminated=True, signum=request.terminated_by)
             self._settle(request, generation)
             return
         if isinstance(exc, WorkerLostError) and request.acks_late and \
                 request.reject_on_worker_lost:
             logger.error("Task %s[%s] lost its process; requeued: %s", request.name,
                          request.id, exc)
-            self.worker.on_task_rejected(request, requeue=True)
             self._settle(request, generation, requeue=True)
             return
         if isinstance(exc, TimeLimitExceeded):

@@ -35,7 +35,7 @@ class Request:
     __slots__ = (
         "message", "task_message", "task", "hostname", "generation", "time_received",
         "time_start", "worker_pid", "acknowledged", "settled", "terminate_signal",
-        "time_accepted",
+        "time_accepted", "terminated_by",
     )
 
     def __init__(self, message: Any, task_message: TaskMessage, task: Task, hostname: str,
@@ -54,6 +54,8 @@ class Request:
         self.terminate_signal: int | None = None
         #: When the pool said a process took the task (monotonic seconds).
         self.time_accepted: float | None = None
+        #: The signal sent to the task's process by a terminate, once sent.
+        self.terminated_by: int | None = None
 
     @property
     def id(self) -> str:

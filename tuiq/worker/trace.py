@@ -141,7 +141,10 @@ def execute_job(job: dict[str, Any], app=None) -> dict[str, Any]:
         if not reject.requeue and store:
             backend.mark_as_failure(request.id, reject, request=request)
         return {"state": states.REJECTED, "requeue": bool(reject.requeue),
-                "exception": safe_repr(reject), "runtime": time.perf_counter() - started}
+                "exception": safe_repr(reject),
+                "traceback": "".join(tb.format_exception(type(reject), reject,
+                                                         reject.__traceback__)),
+                "runtime": time.perf_counter() - started}
     except BaseException as exc:  # noqa: BLE001 - every failure is reported, not raised
         if isinstance(exc, KeyboardInterrupt | SystemExit) and not isinstance(exc, Exception):
             raise

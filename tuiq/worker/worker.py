@@ -20,12 +20,14 @@ from kombu.asynchronous import Hub
 from tuiq import states
 from tuiq.broker import mask_url
 from tuiq.control.node import create_node, make_mailbox
+from tuiq.events.dispatcher import EventDispatcher
 from tuiq.exceptions import BrokerUnavailable
 from tuiq.transport import enable_batching
 from tuiq.transport import flush as flush_bookkeeping
 from tuiq.worker import trace
 from tuiq.worker.consumer import Consumer
 from tuiq.worker.control_state import ControlState
+from tuiq.worker.heartbeat import Heart
 from tuiq.worker.introspect import MemorySampler
 from tuiq.worker.mingle import MINGLE_TRANSPORTS, start_mingle
 from tuiq.worker.pool import create_pool
@@ -52,7 +54,8 @@ class Worker:
                  max_memory_per_child: int | None = None, purge: bool = False,
                  send_events: bool = False, log_setup=None,
                  autoscale: tuple[int, int] | None = None, statedb: str | None = None,
-                 mingle: bool = True) -> None:
+                 mingle: bool = True, heartbeat: bool = True,
+                 heartbeat_interval: float | None = None) -> None:
         self.app = app
         conf = app.conf
         self.hostname = hostname
@@ -66,7 +69,13 @@ class Worker:
             self.concurrency = max(autoscale[1], 1)
         self.prefetch_multiplier = prefetch_multiplier
         self.purge = purge
-        self.send_events = send_events or conf.worker_send_task_events
+        #: Monitoring events: worker events unless ``heartbeat`` is off, task events
+        #: with ``send_events`` (``-E``) until ``disable_events``.
+        self.events = EventDispatcher(
+            app, hostname, task_events=bool(send_events or conf.worker_send_task_events),
+            worker_events=heartbeat)
+        self.heartbeat_interval = float(heartbeat_interval or conf.worker_heartbeat_interval)
+        self.heart: Heart | None = None
         self.queues = self._select_queues(queues)
         self.pool = create_pool(
             self.pool_kind, self.concurrency,
@@ -94,6 +103,15 @@ class Worker:
         self.consumer: Consumer | None = None
         self.exitcode = EXIT_OK
         self.ready_at: float | None = None
+
+    @property
+    def send_events(self) -> bool:
+        """Whether task events are sent (``-E``; ``enable_events``/``disable_events``)."""
+        return self.events.task_events
+
+    @send_events.setter
+    def send_events(self, enabled: bool) -> None:
+        self.events.task_events = bool(enabled)
 
     # configuration ---------------------------------------------------------------
     def _make_autoscaler(self, autoscale: tuple[int, int]):
@@ -212,6 +230,7 @@ class Worker:
                 return
             except connection.connection_errors + connection.channel_errors + (OSError,) as exc:
                 logger.error("Connection to broker lost: %r. Reconnecting...", exc)
+                self._stop_events(offline=False)
                 if self.consumer is not None:
                     self.consumer.detach()
             finally:
@@ -252,6 +271,7 @@ class Worker:
         node.listen(callback=_guarded(node.handle_message))
         # Before the loop runs, so no task starts ahead of the sync.
         self._start_mingle(connection, consumer, hub)
+        self._start_events(connection, hub)
         if first:
             self.ready_at = time.monotonic()
             logger.info("%s ready.", self.hostname)
@@ -264,6 +284,7 @@ class Worker:
         self.pool.register_with_event_loop(hub)
         loop = hub.create_loop()
         channel = connection.default_channel
+        events = self.events
         try:
             while True:
                 if self.stopping:
@@ -272,19 +293,54 @@ class Worker:
                 consumer.run_inbox()
                 if consumer.qos.prev != consumer.qos.value:
                     consumer.qos.update()
-                # Deliveries and acks of the last pass reach Redis in one pipeline,
-                # before the loop may block waiting for the next event.
+                # Task events of the last pass go out as one message (Celery's
+                # task.multi), and deliveries and acks reach Redis in one
+                # pipeline, before the loop may block waiting for the next event.
+                if events.buffer:
+                    events.flush()
                 flush_bookkeeping(channel)
                 try:
                     next(loop)
                 except StopIteration:
                     loop = hub.create_loop()
+        except connection.connection_errors + connection.channel_errors + (OSError,):
+            raise
+        except BaseException:
+            # An unrecoverable error still says goodbye, as Celery's worker does.
+            self._stop_events(offline=True)
+            raise
         finally:
             try:
                 hub.reset()
             except Exception:  # noqa: BLE001
                 logger.debug("hub reset failed", exc_info=True)
         self._finish_shutdown(consumer)
+        self._stop_events(offline=True)
+
+    def _start_events(self, connection, hub: Hub) -> None:
+        """Attach the event dispatcher to this connection; say ``worker-online`` and beat."""
+        self.events.attach(connection)
+        consumer = self.consumer
+        stats = self.stats
+        self.heart = Heart(
+            self.events,
+            lambda: {"active": len(consumer.active), "processed": stats.processed},
+            self.heartbeat_interval)
+        self.heart.start(hub)
+
+    def _stop_events(self, offline: bool) -> None:
+        """Send what is buffered and ``worker-offline`` (if the connection still works)."""
+        heart, self.heart = self.heart, None
+        if offline:
+            self.events.flush()
+        if heart is not None:
+            heart.stop(offline=offline)
+        self.events.detach()
+
+    def send_heartbeat(self) -> None:
+        """Send a ``worker-heartbeat`` now (the ``heartbeat`` control command)."""
+        if self.heart is not None:
+            self.heart.beat()
 
     def _poll_transport(self, connection) -> None:
         """Take what a polling transport has ready, up to the prefetch window."""
@@ -392,15 +448,18 @@ class Worker:
             self.consumer.adjust_prefetch(delta)
             self.consumer.dispatch()
 
-    # task notifications (logging now; events build on these) ---------------------------
-    def stats_received(self, request) -> None:
-        """A task message was accepted for this worker."""
+    # task notifications: logs and task events ------------------------------------------
+    def on_task_received(self, request) -> None:
+        """A task message was accepted for this worker (not revoked; maybe waiting an ETA)."""
+        self.events.task_received(request)
 
     def on_task_started(self, request) -> None:
         """A pool process started ``request``."""
+        self.events.task_started(request)
 
     def on_task_finished(self, request, summary: dict[str, Any]) -> None:
-        """Log a task's outcome."""
+        """Log a task's outcome and send its event."""
+        self.events.task_finished(request, summary)
         state = summary["state"]
         runtime = summary.get("runtime", 0.0)
         if state == states.SUCCESS:
@@ -424,12 +483,16 @@ class Worker:
 
     def on_task_failed_early(self, task_message, exc: BaseException) -> None:
         """A task failed before it could run (unregistered)."""
+        self.events.task_unknown(task_message)
 
-    def on_task_revoked(self, request, expired: bool = False) -> None:
-        """A task was discarded because it was revoked or expired."""
+    def on_task_revoked(self, request, expired: bool = False, terminated: bool = False,
+                        signum: int | None = None) -> None:
+        """A task was discarded as revoked or expired, or terminated while running."""
+        self.events.task_revoked(request, terminated=terminated, signum=signum, expired=expired)
 
     def on_task_rejected(self, request, requeue: bool) -> None:
-        """A task's message was rejected."""
+        """A task's message was rejected (``requeue``: back to the queue)."""
+        self.events.task_rejected(request, requeue)
 
 
 def _guarded(handle_message):
