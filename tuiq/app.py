@@ -437,7 +437,17 @@ class App:
         }
         if priority is not None:
             publish_kwargs["priority"] = priority
-        self._publish(body, publish_kwargs, producer)
+        sent_event = None
+        if conf.task_send_sent_event:
+            sent_event = {
+                "uuid": task_id, "root_id": msg_headers.get("root_id"),
+                "parent_id": msg_headers.get("parent_id"), "name": name,
+                "args": msg_headers.get("argsrepr"), "kwargs": msg_headers.get("kwargsrepr"),
+                "retries": retries, "eta": msg_headers.get("eta"),
+                "expires": msg_headers.get("expires"), "queue": queue_obj.name,
+                "exchange": exchange_name, "routing_key": routing_key,
+            }
+        self._publish(body, publish_kwargs, producer, sent_event)
         result = AsyncResult(task_id, app=self)
         if add_to_parent and parent_request is not None:
             parent_request.children.append(result.as_tuple())
@@ -448,7 +458,8 @@ class App:
             return queue
         return self.queue_for(queue or self.conf.task_default_queue)
 
-    def _publish(self, body: Any, publish_kwargs: dict[str, Any], producer: Any) -> None:
+    def _publish(self, body: Any, publish_kwargs: dict[str, Any], producer: Any,
+                 sent_event: dict[str, Any] | None = None) -> None:
         from kombu.exceptions import OperationalError
 
         from tuiq.broker import mask_url
@@ -457,6 +468,8 @@ class App:
         try:
             if producer is not None:
                 producer.publish(body, **publish_kwargs)
+                if sent_event is not None:
+                    self._send_sent_event(producer, sent_event, publish_kwargs)
                 return
             connection = self._producer_connection()
             # kombu re-checks (and copies) every entity to declare on each publish;
@@ -467,6 +480,8 @@ class App:
                 publish_kwargs["declare"] = []
             with producers[connection].acquire(block=True) as pooled:
                 pooled.publish(body, **publish_kwargs)
+                if sent_event is not None:
+                    self._send_sent_event(pooled, sent_event, publish_kwargs)
             if queue is not None:
                 declared.add(queue.name)
         except (OperationalError, ConnectionError, OSError) as exc:
@@ -475,6 +490,14 @@ class App:
             raise BrokerUnavailable(
                 f"cannot reach broker {mask_url(self.broker_url)}: {reason}"
             ) from exc
+
+    def _send_sent_event(self, producer: Any, fields: dict[str, Any],
+                         publish_kwargs: dict[str, Any]) -> None:
+        """``task-sent`` after the task itself, on the same producer (as Celery's client)."""
+        from tuiq.events.dispatcher import publish_task_sent
+
+        publish_task_sent(producer, self, fields, retry=publish_kwargs["retry"],
+                          retry_policy=publish_kwargs["retry_policy"])
 
     def signature(self, name: str, args: Sequence[Any] | None = None,
                   kwargs: Mapping[str, Any] | None = None, **options: Any):
