@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "control": "tuiq.cli.control:control",
     "status": "tuiq.cli.status:status",
     "purge": "tuiq.cli.purge:purge",
+    "events": "tuiq.cli.events:events",
 }
 
 
