@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any
 
 from tuiq.events.coerce import (
@@ -294,11 +295,17 @@ class ClusterState:
 
     def _new_task(self, uuid: str) -> TaskInfo:
         tasks = self.tasks
+        evicted = self._evicted_tasks
         if len(tasks) >= self.max_tasks:
-            oldest, _ = tasks.popitem(last=False)
-            self._note_evicted_task(oldest)
+            oldest = tasks.popitem(last=False)[0]
+            self._touched_tasks.discard(oldest)
+            evicted.add(oldest)
+            if len(evicted) > self.max_tasks:
+                # Nobody has been taking changes: a rebuild is cheaper than remembering more.
+                evicted.clear()
+                self._full_refresh = True
         task = tasks[uuid] = TaskInfo(uuid)
-        self._evicted_tasks.discard(uuid)
+        evicted.discard(uuid)
         return task
 
     def _note_evicted_task(self, uuid: str) -> None:
@@ -306,7 +313,6 @@ class ClusterState:
         evicted = self._evicted_tasks
         evicted.add(uuid)
         if len(evicted) > self.max_tasks:
-            # Nobody has been taking changes: a rebuild is cheaper than remembering more.
             evicted.clear()
             self._full_refresh = True
 
@@ -374,17 +380,20 @@ class ClusterState:
         get_type, new_type = task_types.get, self._new_task_type
         add_finished = self.finished_rates.add
         rank_of = _RANKS.get
+        header = itemgetter("uuid", "local_received", "timestamp", "hostname")
 
         def handle(event: dict) -> None:
             get = event.get
-            uuid = get("uuid")
+            try:
+                uuid, local, stamp, hostname = header(event)
+            except KeyError:
+                uuid, local = get("uuid"), get("local_received")
+                stamp, hostname = get("timestamp"), get("hostname")
             if uuid.__class__ is not str or not uuid:
                 self.malformed += 1
                 return
-            local = get("local_received")
             if local.__class__ is not float:
                 local = local_time(event)
-            stamp = get("timestamp")
             if stamp.__class__ is not float or not 0.0 <= stamp < _MAX_EPOCH:
                 stamp = as_time(stamp)
                 if stamp is None:
@@ -397,7 +406,6 @@ class ClusterState:
                 touch_task(uuid)
             touched_tasks_add(uuid)
 
-            hostname = get("hostname")
             if hostname.__class__ is str and hostname:
                 if from_client:
                     task.client = hostname
