@@ -19,6 +19,8 @@ SUBCOMMANDS = {
     "control": "tuiq.cli.control:control",
     "status": "tuiq.cli.status:status",
     "purge": "tuiq.cli.purge:purge",
+    "top": "tuiq.cli.top:top",
+    "shell": "tuiq.cli.shell:shell",
     "events": "tuiq.cli.events:events",
 }
 

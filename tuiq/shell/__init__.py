@@ -1,0 +1,1 @@
+"""``tuiq shell``: an operator's REPL over the remote-control registry, with completion."""
