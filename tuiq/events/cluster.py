@@ -69,6 +69,8 @@ _MAX_EPOCH = 1e11
 #: Distinct unknown event types given a handler of their own; past this they are
 #: handled (and counted) without caching, so garbage types cannot grow the table.
 _MAX_CACHED_TYPES = 256
+#: Evicted keys remembered between two ``take_changes()`` calls at least (see __init__).
+_EVICTED_FLOOR = 1024
 
 #: Known task-event kinds → state (PROTOCOL.md §4.4).
 TASK_EVENT_STATES = {
@@ -187,6 +189,10 @@ class ClusterState:
         self._evicted_workers: set[str] = set()
         self._evicted_tasks: set[str] = set()
         self._full_refresh = False
+        # Past these, evicted keys are dropped for a full refresh (bounded memory when
+        # nobody takes changes); the floor keeps small caps from forcing refreshes.
+        self._max_evicted_tasks = max(max_tasks, _EVICTED_FLOOR)
+        self._max_evicted_workers = max(max_workers, _EVICTED_FLOOR)
         self._handlers: dict[str, Handler] = {}
         for kind, state in TASK_EVENT_STATES.items():
             self._handlers[f"task-{kind}"] = self._task_handler(kind, state, TASK_FIELDS[kind])
@@ -286,7 +292,7 @@ class ClusterState:
             oldest, _ = workers.popitem(last=False)
             self._touched_workers.discard(oldest)
             self._evicted_workers.add(oldest)
-            if len(self._evicted_workers) > self.max_workers:
+            if len(self._evicted_workers) > self._max_evicted_workers:
                 self._evicted_workers.clear()
                 self._full_refresh = True
         worker = workers[hostname] = WorkerInfo(hostname)
@@ -300,7 +306,7 @@ class ClusterState:
             oldest = tasks.popitem(last=False)[0]
             self._touched_tasks.discard(oldest)
             evicted.add(oldest)
-            if len(evicted) > self.max_tasks:
+            if len(evicted) > self._max_evicted_tasks:
                 # Nobody has been taking changes: a rebuild is cheaper than remembering more.
                 evicted.clear()
                 self._full_refresh = True
@@ -312,7 +318,7 @@ class ClusterState:
         self._touched_tasks.discard(uuid)
         evicted = self._evicted_tasks
         evicted.add(uuid)
-        if len(evicted) > self.max_tasks:
+        if len(evicted) > self._max_evicted_tasks:
             evicted.clear()
             self._full_refresh = True
 
