@@ -39,11 +39,17 @@ class Key:
     id: str = ""  # the Binding id, so users can remap
     display: str | None = None  # how the key is written, when not its name
     priority: bool = False
+    help: str = ""  # the longer text of the help screen and palette (default: description)
 
     @property
     def label(self) -> str:
         """The key as a user types it (``?``, ``ctrl+p``, ``+``)."""
         return self.display or self.key
+
+    @property
+    def explanation(self) -> str:
+        """What the key does, in full (the help screen's text)."""
+        return self.help or self.description
 
     @property
     def app_action(self) -> str | None:
@@ -54,17 +60,18 @@ class Key:
 def _view_keys(scope: str, *, filter: bool) -> tuple[Key, ...]:
     """The list keys every table view shares: open, tag, sort, and the filter if any."""
     keys = [
-        Key("enter", "open", "Open detail", scope, id="open"),
-        Key("space", "tag", "Tag / untag row", scope, id="tag"),
-        Key("s", "sort", "Sort by next column", scope, show=False, id="sort"),
-        Key("S", "reverse_sort", "Reverse sort order", scope, show=False, id="reverse_sort"),
+        Key("enter", "open", "Open", scope, id="open", help="Open the detail screen"),
+        Key("space", "tag", "Tag", scope, id="tag", help="Tag / untag the row"),
+        Key("s", "sort", "Sort", scope, show=False, id="sort", help="Sort by the next column"),
+        Key("S", "reverse_sort", "Reverse", scope, show=False, id="reverse_sort",
+            help="Reverse the sort order"),
     ]
     if filter:
         keys += [
-            Key("slash", "filter", "Filter (name, state, node, id, args; regex)", scope,
-                id="filter", display="/"),
-            Key("escape", "clear_filter", "Clear filter and tags", scope, show=False,
-                id="clear_filter", display="esc"),
+            Key("slash", "filter", "Filter", scope, id="filter", display="/",
+                help="Filter by name, state, node, id or args (a regex)"),
+            Key("escape", "clear_filter", "Clear", scope, show=False, id="clear_filter",
+                display="esc", help="Clear the filter and the tags"),
         ]
     return tuple(keys)
 
@@ -73,54 +80,64 @@ def _node_control_keys(scope: str) -> tuple[Key, ...]:
     """Control keys that act on nodes: the tagged (or cursor) nodes, or the open node."""
     return (
         Key("P", "app.ping", "Ping", scope, command="ping", id="ping"),
-        Key("plus", "app.pool_grow", "Grow pool", scope, command="pool_grow", id="pool_grow",
-            display="+"),
-        Key("minus", "app.pool_shrink", "Shrink pool", scope, command="pool_shrink",
-            id="pool_shrink", display="-"),
+        Key("plus", "app.pool_grow", "Grow", scope, command="pool_grow", id="pool_grow",
+            display="+", help="Grow the pool by one process"),
+        Key("minus", "app.pool_shrink", "Shrink", scope, command="pool_shrink",
+            id="pool_shrink", display="-", help="Shrink the pool by one process"),
         Key("r", "app.rate_limit", "Rate limit", scope, show=False, command="rate_limit",
             id="rate_limit"),
         Key("t", "app.time_limit", "Time limit", scope, show=False, command="time_limit",
             id="time_limit"),
-        Key("a", "app.add_consumer", "Add consumer (queue)", scope, show=False,
-            command="add_consumer", id="add_consumer"),
-        Key("c", "app.cancel_consumer", "Cancel consumer (queue)", scope, show=False,
-            command="cancel_consumer", id="cancel_consumer"),
+        Key("a", "app.add_consumer", "Add queue", scope, show=False,
+            command="add_consumer", id="add_consumer", help="Start consuming from a queue"),
+        Key("c", "app.cancel_consumer", "Cancel queue", scope, show=False,
+            command="cancel_consumer", id="cancel_consumer",
+            help="Stop consuming from a queue"),
         Key("e", "app.enable_events", "Enable events", scope, show=False,
             command="enable_events", id="enable_events"),
         Key("E", "app.disable_events", "Disable events", scope, show=False,
             command="disable_events", id="disable_events"),
         Key("ctrl+r", "app.pool_restart", "Restart pool", scope, show=False, destructive=True,
-            command="pool_restart", id="pool_restart"),
-        Key("u", "app.purge", "Purge a queue", scope, show=False, destructive=True,
-            id="purge"),
-        Key("X", "app.shutdown", "Shut down", scope, destructive=True, command="shutdown",
-            id="shutdown"),
+            command="pool_restart", id="pool_restart",
+            help="Restart the pool (replace every process)"),
+        Key("u", "app.purge", "Purge", scope, show=False, destructive=True, id="purge",
+            help="Purge a queue (delete its waiting messages)"),
+        Key("X", "app.shutdown", "Shutdown", scope, destructive=True, command="shutdown",
+            id="shutdown", help="Shut the node down (warm)"),
     )
 
 
 def _task_control_keys(scope: str) -> tuple[Key, ...]:
     """Control keys that act on tasks: the tagged (or cursor) tasks, or the open task."""
     return (
-        Key("x", "app.revoke", "Revoke", scope, command="revoke", id="revoke"),
-        Key("k", "app.terminate", "Terminate (pick a signal)", scope, destructive=True,
-            command="terminate", id="terminate"),
-        Key("R", "app.retry", "Retry (re-send, new id)", scope, id="retry"),
-        Key("r", "app.rate_limit", "Rate limit this task type", scope, show=False,
-            command="rate_limit", id="rate_limit"),
-        Key("t", "app.time_limit", "Time limit this task type", scope, show=False,
-            command="time_limit", id="time_limit"),
+        Key("x", "app.revoke", "Revoke", scope, command="revoke", id="revoke",
+            help="Revoke the tasks on every node"),
+        Key("k", "app.terminate", "Terminate", scope, destructive=True,
+            command="terminate", id="terminate",
+            help="Terminate the running tasks (pick a signal)"),
+        Key("R", "app.retry", "Retry", scope, id="retry",
+            help="Retry failed tasks: same name and arguments, new id"),
+        Key("r", "app.rate_limit", "Rate limit", scope, show=False,
+            command="rate_limit", id="rate_limit", help="Set the rate limit of this task type"),
+        Key("t", "app.time_limit", "Time limit", scope, show=False,
+            command="time_limit", id="time_limit",
+            help="Set the time limits of this task type"),
     )
 
 
 KEYS: tuple[Key, ...] = (
-    Key("1", "app.show_view('nodes')", "Nodes view", "global", id="view_nodes"),
-    Key("2", "app.show_view('tasks')", "Tasks view", "global", id="view_tasks"),
-    Key("p", "app.toggle_pause", "Pause / resume the live feed", "global", id="pause"),
-    Key("question_mark", "app.help", "Help (this screen)", "global", id="help", display="?"),
-    Key("colon", "app.command_mode", "Command mode", "global", id="command_mode",
-        display=":"),
-    Key("ctrl+p", "app.command_palette", "Command palette", "global", show=False,
-        id="command_palette", priority=True),
+    Key("1", "app.show_view('nodes')", "Nodes", "global", id="view_nodes",
+        help="Nodes view"),
+    Key("2", "app.show_view('tasks')", "Tasks", "global", id="view_tasks",
+        help="Tasks view"),
+    Key("p", "app.toggle_pause", "Pause", "global", id="pause",
+        help="Pause / resume the live feed"),
+    Key("question_mark", "app.help", "Help", "global", id="help", display="?",
+        help="Help: this screen"),
+    Key("colon", "app.command_mode", "Command", "global", id="command_mode",
+        display=":", help="Command mode: type any command"),
+    Key("ctrl+p", "app.command_palette", "Palette", "global", show=False,
+        id="command_palette", priority=True, help="Command palette: every command"),
     Key("q", "app.quit", "Quit", "global", id="quit"),
     *_view_keys("nodes", filter=False),
     *_node_control_keys("nodes"),
@@ -143,7 +160,7 @@ def bindings(scope: str, read_only: bool = False) -> list[Binding]:
     """Textual bindings for one scope (``BINDINGS = bindings("tasks")``)."""
     return [
         Binding(k.key, k.action, k.description, show=k.show, id=k.id or None,
-                key_display=k.display, priority=k.priority)
+                key_display=k.display, priority=k.priority, tooltip=k.explanation)
         for k in keys_for(scope, read_only)
     ]
 
