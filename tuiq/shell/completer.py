@@ -68,14 +68,20 @@ def quoted(text: str, quote: str | None) -> str:
 class ShellCompleter(Completer):
     """Completion for the shell's command lines."""
 
-    def __init__(self, table: CommandTable, names: Callable[[], Names]) -> None:
+    def __init__(self, table: CommandTable, names: Callable[[], Names],
+                 python: Completer | None = None) -> None:
         self.table = table
         self.names = names
+        #: Completes ``!EXPR`` lines.
+        self.python = python
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterable[Completion]:
         """The completions for the word before the cursor, best match first."""
         text = document.text_before_cursor
+        if self.python is not None and text.lstrip().startswith("!"):
+            yield from self.python.get_completions(document, complete_event)
+            return
         suggestion = analyze(text, self.table)
         word, start = suggestion.word, suggestion.start
         if suggestion.kind in (Kind.NODE, Kind.NODES_OR_ALL) and "," in word \

@@ -82,8 +82,9 @@ class Repl:
         self.shell = shell
         self.broker = mask_url(shell.app.broker_url)
         self.background = background
-        shell_completer = ShellCompleter(shell.table, lambda: shell.names.snapshot)
         python_completer = PythonCompleter(shell.python.names)
+        shell_completer = ShellCompleter(shell.table, lambda: shell.names.snapshot,
+                                         python_completer)
         self.session: PromptSession = PromptSession(
             history=FileHistory(str(history or history_path())),
             auto_suggest=AutoSuggestFromHistory(),
