@@ -415,6 +415,9 @@ def test_update_inspect_keeps_the_last_good_reply_on_errors(state):
     assert worker.active_tasks == [] and "active" not in worker.inspect_errors
     with pytest.raises(ValueError):
         state.update_inspect("w1", "query_task", {})
+    with pytest.raises(ValueError):
+        state.update_inspect("w9", "query_task", {})
+    assert "w9" not in state.workers
 
 
 # tolerant input -----------------------------------------------------------------------------

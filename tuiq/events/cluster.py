@@ -44,7 +44,7 @@ from tuiq.events.models import (
     TaskTypeStats,
     WorkerInfo,
 )
-from tuiq.events.polls import apply_reply
+from tuiq.events.polls import apply_reply, is_poll_command
 from tuiq.events.rates import RateRing
 from tuiq.states import (
     FAILURE,
@@ -228,6 +228,8 @@ class ClusterState:
         """
         if not isinstance(hostname, str) or not hostname:
             raise ValueError(f"not a node name: {hostname!r}")
+        if not is_poll_command(command):
+            raise ValueError(f"no poll field for inspect command {command!r}")
         worker = self._touch_worker(hostname)
         apply_reply(worker, command, reply, self.clock() if now is None else now)
 

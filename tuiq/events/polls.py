@@ -28,6 +28,11 @@ POLL_FIELDS: dict[str, tuple[str, type]] = {
 LIVENESS_ONLY = frozenset({"ping"})
 
 
+def is_poll_command(command: str) -> bool:
+    """True if :func:`apply_reply` keeps replies to ``command``."""
+    return command in POLL_FIELDS or command in LIVENESS_ONLY
+
+
 def reply_error(reply: Any) -> str | None:
     """The error a reply carries (``{"error": ...}``), or None."""
     if isinstance(reply, dict) and len(reply) == 1 and "error" in reply:
