@@ -1,0 +1,432 @@
+"""A keyed, virtualised table for live data: rows are drawn only when they are on screen.
+
+Textual's DataTable re-renders every visible cell after any update and removes a row in
+time proportional to the table, so ten thousand tasks changing hundreds of times a second
+would stall the console. Here the owner keeps the data: it gives the table the order of
+row keys (:meth:`LiveTable.set_order`), names the rows that changed
+(:meth:`LiveTable.invalidate`), and a ``render_row(key)`` callback builds the cells of a
+row when the row is about to be drawn. Only visible rows are ever formatted, and each is
+cached until invalidated.
+
+The cursor follows its row's key when rows move, except at the top row, where it stays
+on top so the newest rows remain in view (``tail -f`` style). Tagged keys are kept
+across reorders and filtering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+#: What a cell can hold: plain text, or a rich Text for colour.
+Cell = str | Text
+
+#: Space between two columns, and before the first.
+GAP = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: ``width`` cells, plus a share of the spare width when ``flex`` > 0."""
+
+    key: str
+    label: str
+    width: int
+    flex: int = 0
+    align: Literal["left", "right"] = "left"
+
+
+class LiveTable(ScrollView, can_focus=True):
+    """A table of keyed rows whose owner supplies the order and formats rows on demand."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "live-table--header",
+        "live-table--cursor",
+        "live-table--tagged",
+        "live-table--empty",
+    }
+
+    DEFAULT_CSS = """
+    LiveTable {
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+        & > .live-table--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .live-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .live-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .live-table--tagged { background: $warning 25%; text-style: bold; }
+        & > .live-table--empty { color: $text-muted; text-style: italic; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Letters are left to the console's key table.
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    class CursorMoved(Message):
+        """The cursor is on another row (``key`` None when the table is empty)."""
+
+        def __init__(self, table: LiveTable, key: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> LiveTable:
+            """The table the cursor moved in."""
+            return self.table
+
+    class Activated(Message):
+        """A row was double-clicked."""
+
+        def __init__(self, table: LiveTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> LiveTable:
+            """The table the row belongs to."""
+            return self.table
+
+    def __init__(self, columns: Sequence[Column], render_row: Callable[[str], Sequence[Cell]],
+                 *, empty: str = "nothing to show", name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._columns = tuple(columns)
+        self._render_row = render_row
+        self._empty = empty
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cursor = 0
+        self._strips: dict[str, Strip] = {}
+        self._widths: list[int] = []
+        self._widths_for = -1
+        self._sort: tuple[str, bool] | None = None
+        #: Keys tagged with Space; kept while their rows come and go.
+        self.tagged: set[str] = set()
+
+    # -- what the owner calls -------------------------------------------------------------
+
+    @property
+    def keys(self) -> Sequence[str]:
+        """The row keys in display order."""
+        return self._order
+
+    @property
+    def row_count(self) -> int:
+        """How many rows the table holds (not only the visible ones)."""
+        return len(self._order)
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, or None when the table is empty."""
+        return self._order[self._cursor] if self._order else None
+
+    @property
+    def cursor_index(self) -> int:
+        """The cursor's row position (0 when empty)."""
+        return self._cursor
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns, left to right."""
+        return self._columns
+
+    def set_order(self, keys: Sequence[str]) -> None:
+        """Show exactly these rows, in this order; the cursor keeps its row if it can."""
+        old_key = self.cursor_key
+        old_cursor, old_scroll = self._cursor, self.scroll_offset.y
+        self._order = list(keys)
+        self._index = {key: position for position, key in enumerate(self._order)}
+        kept = self._index.keys()
+        if len(self._strips) > 2 * len(self._order) + 64:
+            self._strips = {key: strip for key, strip in self._strips.items() if key in kept}
+        if old_cursor == 0 or old_key not in self._index:
+            cursor = min(old_cursor, max(len(self._order) - 1, 0))
+        else:
+            cursor = self._index[old_key]
+        self._cursor = cursor
+        self._resize_virtual()
+        # The cursor stays on the same screen line when its row moves.
+        self._scroll_to(cursor - (old_cursor - old_scroll))
+        self._scroll_cursor_into_view()
+        self.refresh()
+        if self.cursor_key != old_key:
+            self.post_message(self.CursorMoved(self, self.cursor_key))
+
+    def invalidate(self, keys: Iterable[str] | None = None) -> None:
+        """Forget the drawn rows for ``keys`` (all rows when None); they are rebuilt on draw."""
+        if keys is None:
+            self._strips.clear()
+        else:
+            strips = self._strips
+            for key in keys:
+                strips.pop(key, None)
+        self.refresh()
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Replace the columns (and redraw every row)."""
+        self._columns = tuple(columns)
+        self._widths = []
+        self._strips.clear()
+        self._resize_virtual()
+        self.refresh()
+
+    def set_empty(self, text: str) -> None:
+        """What the table says when it has no rows."""
+        if text != self._empty:
+            self._empty = text
+            self.refresh()
+
+    def set_sort(self, column_key: str | None, reverse: bool = False) -> None:
+        """Mark the sorted column in the header (▲ ascending, ▼ descending)."""
+        self._sort = None if column_key is None else (column_key, reverse)
+        self.refresh()
+
+    def toggle_tag(self) -> None:
+        """Tag or untag the cursor row, then move down (as htop and mc do)."""
+        key = self.cursor_key
+        if key is None:
+            return
+        self.tagged.symmetric_difference_update({key})
+        self._strips.pop(key, None)
+        self.action_cursor_down()
+        self.refresh()
+
+    def clear_tags(self) -> None:
+        """Untag every row."""
+        self.tagged.clear()
+        self.refresh()
+
+    def tagged_in_order(self) -> list[str]:
+        """The tagged keys that are shown, in display order."""
+        return [key for key in self._order if key in self.tagged]
+
+    def visible_keys(self) -> list[str]:
+        """The keys of the rows currently on screen."""
+        top = self.scroll_offset.y
+        return self._order[top: top + self._body_height()]
+
+    def move_cursor(self, index: int) -> None:
+        """Put the cursor on row ``index`` (clamped) and scroll it into view."""
+        old_key = self.cursor_key
+        self._cursor = min(max(index, 0), max(len(self._order) - 1, 0))
+        self._scroll_cursor_into_view()
+        self.refresh()
+        if self.cursor_key != old_key:
+            self.post_message(self.CursorMoved(self, self.cursor_key))
+
+    def move_cursor_to_key(self, key: str) -> bool:
+        """Put the cursor on the row with ``key``; False when no such row is shown."""
+        position = self._index.get(key)
+        if position is None:
+            return False
+        self.move_cursor(position)
+        return True
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        """Move the cursor one row up."""
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        """Move the cursor one row down."""
+        self.move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        """Move the cursor one screen up."""
+        self.move_cursor(self._cursor - max(self._body_height() - 1, 1))
+
+    def action_page_down(self) -> None:
+        """Move the cursor one screen down."""
+        self.move_cursor(self._cursor + max(self._body_height() - 1, 1))
+
+    def action_first(self) -> None:
+        """Move the cursor to the first row."""
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        """Move the cursor to the last row."""
+        self.move_cursor(len(self._order) - 1)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def on_click(self, event: events.Click) -> None:
+        """A click puts the cursor on the row; a double click activates it."""
+        if event.y < 1:
+            return
+        position = self.scroll_offset.y + event.y - 1
+        if 0 <= position < len(self._order):
+            self.move_cursor(position)
+            if event.chain >= 2:
+                self.post_message(self.Activated(self, self._order[position]))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """New widths for the flexible columns, so every row is drawn again."""
+        self._widths = []
+        self._strips.clear()
+        self._resize_virtual()
+        self._scroll_cursor_into_view()
+
+    def notify_style_update(self) -> None:
+        """Theme or CSS changed: styles baked into drawn rows are stale."""
+        super().notify_style_update()
+        self._strips.clear()
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        """Line 0 is the header; the others are rows from the scroll position down."""
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        self._column_widths()  # drops rows drawn for another width
+        if y == 0:
+            line = self._header_strip()
+        elif not self._order:
+            line = self._empty_strip() if y == 1 else Strip.blank(width, base)
+        else:
+            position = scroll_y + y - 1
+            if position >= len(self._order):
+                return Strip.blank(width, base)
+            line = self._row_strip(position)
+        return line.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _row_strip(self, position: int) -> Strip:
+        key = self._order[position]
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._build_strip(self._render_row(key))
+            self._strips[key] = strip
+        style = self.rich_style
+        if key in self.tagged:
+            style += self.get_component_rich_style("live-table--tagged")
+        if position == self._cursor:
+            style += self.get_component_rich_style("live-table--cursor")
+        return strip.apply_style(style)
+
+    def _header_strip(self) -> Strip:
+        labels: list[Cell] = []
+        for column in self._columns:
+            label = column.label
+            if self._sort is not None and self._sort[0] == column.key:
+                label += " ▼" if self._sort[1] else " ▲"
+            labels.append(label)
+        style = self.rich_style + self.get_component_rich_style("live-table--header")
+        return self._build_strip(labels).apply_style(style)
+
+    def _empty_strip(self) -> Strip:
+        style = self.rich_style + self.get_component_rich_style("live-table--empty")
+        text = " " * GAP + self._empty
+        return Strip([Segment(text, style)], cell_len(text))
+
+    def _build_strip(self, cells: Sequence[Cell]) -> Strip:
+        widths = self._column_widths()
+        console = self.app.console
+        segments: list[Segment] = [Segment(" " * GAP)]
+        for column, width, cell in zip(self._columns, widths, cells, strict=False):
+            segments.extend(_cell_segments(cell, width, column.align, console))
+            segments.append(Segment(" " * GAP))
+        return Strip(segments, sum(widths) + GAP * (len(widths) + 1))
+
+    def _column_widths(self) -> list[int]:
+        # The room left by the scrollbars, which come and go with the row count.
+        width = self.scrollable_content_region.width or self.size.width
+        if width != self._widths_for or not self._widths:
+            self._widths = column_widths(self._columns, width)
+            self._widths_for = width
+            self._strips.clear()
+        return self._widths
+
+    def _body_height(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def _resize_virtual(self) -> None:
+        width = sum(self._column_widths()) + GAP * (len(self._columns) + 1)
+        self.virtual_size = Size(width, len(self._order) + 1)
+
+    def _scroll_to(self, y: int) -> None:
+        top = min(max(y, 0), max(len(self._order) - self._body_height(), 0))
+        if top != self.scroll_offset.y:
+            self.scroll_to(y=top, animate=False, force=True, immediate=True)
+
+    def _scroll_cursor_into_view(self) -> None:
+        top, height = self.scroll_offset.y, self._body_height()
+        if self._cursor < top:
+            self._scroll_to(self._cursor)
+        elif self._cursor >= top + height:
+            self._scroll_to(self._cursor - height + 1)
+
+
+def column_widths(columns: Sequence[Column], total: int) -> list[int]:
+    """Each column's width: its own, plus its share of what is left of ``total``."""
+    # Room for the label and the sort mark, whatever width was asked.
+    widths = [max(column.width, cell_len(column.label) + 2) for column in columns]
+    spare = total - sum(widths) - GAP * (len(columns) + 1)
+    shares = sum(column.flex for column in columns)
+    if spare > 0 and shares:
+        given = 0
+        flexible = [i for i, column in enumerate(columns) if column.flex]
+        for i in flexible:
+            extra = spare * columns[i].flex // shares
+            widths[i] += extra
+            given += extra
+        widths[flexible[-1]] += spare - given
+    return widths
+
+
+def _cell_segments(cell: Cell, width: int, align: str, console: Console) -> list[Segment]:
+    if isinstance(cell, Text) and cell.spans:
+        # Several styles in one cell: let rich cut it (slower, and rare).
+        text = cell.copy()
+        text.truncate(width, overflow="ellipsis", pad=True)
+        if align == "right":
+            text.align("right", width)
+        return list(text.render(console, end=""))
+    if isinstance(cell, Text):
+        plain, style = cell.plain, _style(cell.style)
+    else:
+        plain, style = cell, None
+    if "\n" in plain or "\t" in plain:
+        plain = " ".join(plain.split())
+    length = cell_len(plain)
+    if length > width:
+        plain = set_cell_size(plain, width - 1) + "…" if width > 1 else set_cell_size(plain, width)
+    elif length < width:
+        padding = " " * (width - length)
+        plain = padding + plain if align == "right" else plain + padding
+    return [Segment(plain, style)]
+
+
+def _style(style: str | Style) -> Style | None:
+    if isinstance(style, Style):
+        return style
+    return Style.parse(style) if style else None
