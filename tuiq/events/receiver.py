@@ -105,20 +105,14 @@ class EventReceiver:
         consumer = Consumer(channel, queues=[queue], on_message=self._on_message, no_ack=True,
                             accept=self._accept)
         consumer.consume()
+        # On Redis the first read is what subscribes the channel: only then is the
+        # receiver listening, so "connected" and the announce cast come after it.
+        _drain(connection, FIRST_POLL)
         self._status(CONNECTED, mask_url(self.app.broker_url))
-        announce = self.announce
-        timeout = FIRST_POLL
+        if self.announce:
+            self._announce(connection, channel)
         while not stop.is_set():
-            try:
-                connection.drain_events(timeout=timeout)
-            except TimeoutError:
-                pass
-            timeout = POLL_INTERVAL
-            if announce:
-                # After the first read: on Redis that read is what subscribes the
-                # channel, and a heartbeat sent before it would be missed.
-                announce = False
-                self._announce(connection, channel)
+            _drain(connection, POLL_INTERVAL)
             connection.heartbeat_check()
         try:
             consumer.cancel()
@@ -192,6 +186,14 @@ class EventReceiver:
             self._here = utcoffset()
             self._here_read = now
         return self._here
+
+
+def _drain(connection, timeout: float) -> None:
+    """Deliver what arrives within ``timeout`` seconds (nothing arriving is fine)."""
+    try:
+        connection.drain_events(timeout=timeout)
+    except TimeoutError:
+        pass
 
 
 def _decode(message) -> Any:
