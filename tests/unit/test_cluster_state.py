@@ -178,8 +178,17 @@ def test_task_event_from_an_unknown_worker_creates_it(state, clock):
     state.event(task_event("received", "a", 10.0, hostname="new@h", **RECEIVED_FIELDS))
     worker = state.workers["new@h"]
     assert worker.received == 1
-    assert worker.last_heartbeat is None  # task events are not heartbeats
-    assert worker.status(clock.now) == "offline"
+    # As in Celery, a node's task events are a sign of life.
+    assert worker.last_heartbeat == 10.0
+    assert worker.status(10.5) == "online"
+    assert worker.status(10.0 + 2 * worker.freq + 0.1) == "offline"
+
+
+def test_task_event_does_not_bring_back_a_node_that_left(state):
+    state.event({"type": "worker-offline", "hostname": "gone@h", "timestamp": 5.0,
+                 "local_received": 5.0, "freq": 2.0})
+    state.event(task_event("succeeded", "late", 5.5, hostname="gone@h"))
+    assert state.workers["gone@h"].status(5.6) == "offline"
 
 
 def test_timeline_is_capped(state):

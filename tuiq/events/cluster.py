@@ -11,8 +11,9 @@ screens read ``workers``, ``tasks``, the counters and :meth:`ClusterState.take_c
   ``task-received`` still sets name/args/kwargs/ids/retries/eta/expires, other late
   events only fill fields still empty. RETRY is never "late", so a retried task that is
   received again goes back to RECEIVED. ``task-xyz`` gives state ``XYZ``.
-* Liveness is Celery's rule (see :meth:`WorkerInfo.alive`): only ``worker-*`` events
-  count as heartbeats.
+* Liveness is Celery's rule (see :meth:`WorkerInfo.alive`): ``worker-*`` events are
+  heartbeats, and a node's task events also count as a sign of life (as in Celery); only
+  ``worker-online``/``worker-heartbeat`` bring back a node that sent ``worker-offline``.
 * Event times: the local time of an event is its ``local_received`` (added by the
   receiver), else its ``timestamp``, else ``clock()``. Task timestamps and timelines use
   the sender's ``timestamp``; liveness and rates use the local time.
@@ -427,6 +428,10 @@ class ClusterState:
                     touched_workers_add(hostname)
                     if bump is not None:
                         bump(worker)
+                    # As in Celery, a node's task events show it alive as heartbeats do.
+                    last = worker.last_heartbeat
+                    if last is None or local > last:
+                        worker.last_heartbeat = local
 
             current = task.state
             if forces_state or current == RETRY or rank <= rank_of(current, _CUSTOM_RANK):
