@@ -518,3 +518,50 @@ def test_console_options_need_dump():
     assert result.returncode != 0
     assert "--dump" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# a broker restart -------------------------------------------------------------------------
+def test_receiver_and_worker_come_back_after_the_broker_restarts(tmp_path):
+    from tests.integration.test_reconnect import RedisServer, free_port
+
+    port = free_port()
+    server = RedisServer(port, tmp_path)
+    server.start()
+    url = f"redis://127.0.0.1:{port}/0"
+    app = tuiq.App("events-restart", broker=url, backend=url, set_as_current=False)
+    log = EventLog(app).start()
+    worker = None
+    try:
+        worker = start_worker(tmp_path, url, url, name=unique("evr"), queues=[unique("evq")],
+                              extra=["-c", "1", "--without-mingle", "--heartbeat-interval",
+                                     str(HEARTBEAT)], ping_app=app)
+        node = worker.nodename
+        log.wait_for(lambda: log.of(node, "worker-online"), "no worker-online")
+
+        server.kill()
+        wait_until(lambda: ("disconnected" in [s for s, _ in log.statuses]), timeout=15,
+                   message=lambda: f"statuses: {log.statuses}")
+        detail = [d for s, d in log.statuses if s == "disconnected"][0]
+        assert detail and "\n" not in detail
+        assert log.alive
+        server.start()
+
+        # Both reconnect: the receiver says so, the worker announces itself again.
+        wait_until(lambda: [s for s, _ in log.statuses].count("connected") >= 2, timeout=30,
+                   message=lambda: f"statuses: {log.statuses}")
+        assert log.statuses[-1] == ("connected", url)
+        log.wait_for(lambda: len(log.of(node, "worker-online")) >= 2,
+                     "no second worker-online after the restart", timeout=30)
+        before = len(log.of(node, "worker-heartbeat"))
+        log.wait_for(lambda: len(log.of(node, "worker-heartbeat")) > before + 1,
+                     "heartbeats did not resume", timeout=10)
+    finally:
+        log.stop()
+        app.close()
+        try:
+            if worker is not None:
+                assert worker.stop() == 0
+        finally:
+            if server.process and server.process.poll() is None:
+                server.process.kill()
+                server.process.wait(timeout=10)
