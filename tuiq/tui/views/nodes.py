@@ -24,16 +24,16 @@ from tuiq.tui.views import node_fields as nf
 from tuiq.tui.widgets.live_table import Cell, Column, LiveTable
 
 COLUMNS = (
-    Column("node", "Node", 16, flex=1),
-    Column("status", "Status", 7),
+    Column("node", "Node", 16, flex=1, sortable=True),
+    Column("status", "Status", 7, sortable=True),
     Column("sw", "Sw", 6),
     Column("pool", "Pool", 10),
-    Column("active", "Active", 6, align="right"),
+    Column("active", "Active", 6, align="right", sortable=True),
     Column("reserved", "Reserved", 8, align="right"),
     Column("scheduled", "Sched", 5, align="right"),
-    Column("processed", "Processed", 9, align="right"),
-    Column("failed", "Failed", 6, align="right"),
-    Column("load", "Load avg", 14),
+    Column("processed", "Processed", 9, align="right", sortable=True),
+    Column("failed", "Failed", 6, align="right", sortable=True),
+    Column("load", "Load avg", 14, sortable=True),
     Column("cpu", "utime/stime", 11, align="right"),
     Column("maxrss", "MaxRSS", 6, align="right"),
     Column("uptime", "Uptime", 6, align="right"),

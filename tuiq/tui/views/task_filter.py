@@ -50,8 +50,13 @@ class TaskFilter:
 
     @classmethod
     def parse(cls, text: str) -> TaskFilter:
-        """Parse the filter text; raises :class:`FilterError` for a bad pattern."""
-        return cls(text, tuple(_term(word) for word in text.split()))
+        """Parse the filter text; raises :class:`FilterError` for a bad pattern.
+
+        A field with nothing after its colon (``name:``, as it is being typed) adds no
+        condition.
+        """
+        terms = (_term(word) for word in text.split())
+        return cls(text, tuple(term for term in terms if term is not None))
 
     def matches(self, task: TaskInfo) -> bool:
         """True when every term matches the task (an empty filter matches all)."""
@@ -61,14 +66,14 @@ class TaskFilter:
         return bool(self.terms)
 
 
-def _term(word: str) -> Term:
+def _term(word: str) -> Term | None:
     field, sep, pattern = word.partition(":")
     if not sep or field.lower() not in FIELDS:
         field, pattern = None, word
     else:
         field = field.lower()
         if not pattern:
-            raise FilterError(f"nothing to match after {field}:")
+            return None
     try:
         return Term(field, re.compile(pattern, re.IGNORECASE))
     except re.error as exc:

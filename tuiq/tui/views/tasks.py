@@ -31,12 +31,12 @@ from tuiq.tui.views.task_order import SORTS, TaskOrder
 from tuiq.tui.widgets.live_table import Cell, Column, LiveTable
 
 COLUMNS = (
-    Column("state", "State", 9),
-    Column("name", "Name", 18, flex=2),
-    Column("id", "Task id", 36),
-    Column("node", "Node", 14, flex=1),
-    Column("received", "Received", 8),
-    Column("runtime", "Runtime", 8, align="right"),
+    Column("state", "State", 9, sortable=True),
+    Column("name", "Name", 18, flex=2, sortable=True),
+    Column("id", "Task id", 36, sortable=True),
+    Column("node", "Node", 14, flex=1, sortable=True),
+    Column("received", "Received", 8, sortable=True),
+    Column("runtime", "Runtime", 8, align="right", sortable=True),
     Column("args", "Args", 12, flex=2),
 )
 #: The order ``s`` cycles through the sort columns.

@@ -40,13 +40,17 @@ GAP = 1
 
 @dataclass(frozen=True)
 class Column:
-    """One column: ``width`` cells, plus a share of the spare width when ``flex`` > 0."""
+    """One column: ``width`` cells, plus a share of the spare width when ``flex`` > 0.
+
+    A column is never narrower than its label, plus room for the sort mark if ``sortable``.
+    """
 
     key: str
     label: str
     width: int
     flex: int = 0
     align: Literal["left", "right"] = "left"
+    sortable: bool = False
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -175,7 +179,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._cursor = cursor
         self._resize_virtual()
         # The cursor stays on the same screen line when its row moves.
-        self._scroll_to(cursor - (old_cursor - old_scroll))
+        self._scroll_top_to(cursor - (old_cursor - old_scroll))
         self._scroll_cursor_into_view()
         self.refresh()
         if self.cursor_key != old_key:
@@ -373,7 +377,7 @@ class LiveTable(ScrollView, can_focus=True):
         width = sum(self._column_widths()) + GAP * (len(self._columns) + 1)
         self.virtual_size = Size(width, len(self._order) + 1)
 
-    def _scroll_to(self, y: int) -> None:
+    def _scroll_top_to(self, y: int) -> None:
         top = min(max(y, 0), max(len(self._order) - self._body_height(), 0))
         if top != self.scroll_offset.y:
             self.scroll_to(y=top, animate=False, force=True, immediate=True)
@@ -381,15 +385,15 @@ class LiveTable(ScrollView, can_focus=True):
     def _scroll_cursor_into_view(self) -> None:
         top, height = self.scroll_offset.y, self._body_height()
         if self._cursor < top:
-            self._scroll_to(self._cursor)
+            self._scroll_top_to(self._cursor)
         elif self._cursor >= top + height:
-            self._scroll_to(self._cursor - height + 1)
+            self._scroll_top_to(self._cursor - height + 1)
 
 
 def column_widths(columns: Sequence[Column], total: int) -> list[int]:
     """Each column's width: its own, plus its share of what is left of ``total``."""
-    # Room for the label and the sort mark, whatever width was asked.
-    widths = [max(column.width, cell_len(column.label) + 2) for column in columns]
+    widths = [max(column.width, cell_len(column.label) + (2 if column.sortable else 0))
+              for column in columns]
     spare = total - sum(widths) - GAP * (len(columns) + 1)
     shares = sum(column.flex for column in columns)
     if spare > 0 and shares:
