@@ -154,7 +154,7 @@ def _print_events(shell: Shell, feed: EventFeed, inbox: queue.Queue, own: bool,
     deadline = started + seconds if seconds is not None else None
     connected = not own and feed.status is not None and feed.status[0] == "connected"
     if connected:
-        shell.note("Listening for events (ctrl+c stops).")
+        shell.note(f"Listening for events on {feed.status[1]} (ctrl+c stops).")
     shown = 0
     while count is None or shown < count:
         now = time.monotonic()
