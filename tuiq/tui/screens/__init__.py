@@ -1,0 +1,1 @@
+"""The console's pushed screens: help, confirmation, argument prompt, command line, replies."""
