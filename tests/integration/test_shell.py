@@ -525,3 +525,55 @@ def test_lost_broker_is_one_line(tmp_path):
     assert len(lines) == 2
     assert all(line.startswith("Error: cannot reach broker redis://127.0.0.1:1/0")
                for line in lines)
+
+
+def test_lost_broker_is_one_line_and_the_next_command_reconnects(tmp_path, home):
+    from tests.integration.test_reconnect import RedisServer, free_port
+
+    port = free_port()
+    server = RedisServer(port, tmp_path)
+    server.start()
+    url = f"redis://127.0.0.1:{port}"
+    terminal = Terminal(["-b", f"{url}/0", "--result-backend", f"{url}/1", "shell",
+                         "-A", "tests.support.testproj"], {"TUIQ_HOME": str(home)})
+    try:
+        terminal.expect(re.escape(PROMPT_ALL))
+        terminal.send("call testproj.add 1 2\r")
+        terminal.expect(r"\n[0-9a-f-]{36}\n")
+        terminal.send("inspect ping\r")
+        terminal.expect(r"Error: no node replied within 1s\n")
+        server.kill()
+        terminal.send("inspect ping\r")
+        terminal.expect(rf"Error: cannot reach broker {url}/0: [^\n]+\ntuiq \[all\]>")
+        terminal.send("call testproj.add 1 2\r")
+        terminal.expect(rf"Error: cannot reach broker {url}/0: [^\n]+\ntuiq \[all\]>")
+        server.start()
+        terminal.send("inspect ping\r")
+        terminal.expect(r"Error: no node replied within 1s\ntuiq \[all\]>")
+        terminal.send("call testproj.add 1 2\r")
+        terminal.expect(r"\n[0-9a-f-]{36}\ntuiq \[all\]>")
+        assert "Traceback" not in terminal.screen()
+        terminal.send("\x04")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+        if server.process.poll() is None:
+            server.kill()
+
+
+def test_user_defined_commands_are_shell_commands(cluster, tmp_path):
+    worker = start_worker(tmp_path, cluster.broker_url, cluster.backend_url,
+                          name=unique("shusr"), queues=[unique("q")],
+                          app_spec="tests.support.usercmds_app", extra=["-c", "1"])
+    try:
+        args = ["-b", cluster.broker_url, "shell", "-A", "tests.support.usercmds_app"]
+        listed = tuiq_cli([*args, "-c", "help inspect"])
+        assert re.search(r"user_hello\s+Say hello from a user-defined command\.", listed.stdout)
+        result = tuiq_cli([*args, "-c", f"user_hello hey -d {worker.nodename} -j",
+                           "-c", f"control increase_prefetch_count 2 -d {worker.nodename} -j"])
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            f'{{"{worker.nodename}": {{"ok": "hey"}}}}',
+            f'[{{"{worker.nodename}": {{"ok": "prefetch count incremented"}}}}]']
+    finally:
+        assert worker.stop() == 0
