@@ -159,3 +159,14 @@ def test_python_lines_complete_from_the_namespace(table, names):
     assert "app.tasks" in texts(complete(completer, "!app.ta"))
     assert "add" in texts(complete(completer, "!ad"))
     assert "chord" in texts(complete(python, "cho"))
+
+
+def test_user_defined_commands_complete_with_their_help(names):
+    import tests.support.usercmds  # noqa: F401  (registers user_hello and others)
+    from tuiq.shell.specs import build_table
+
+    completer = ShellCompleter(build_table(), lambda: names.snapshot)
+    found = {c.text: c.display_meta_text for c in complete(completer, "inspect user_")}
+    assert found["user_hello"] == "Say hello from a user-defined command."
+    assert texts(complete(completer, "user_hello --gr")) == ["--greeting"]
+    assert "increase_prefetch_count" in texts(complete(completer, "control incr"))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 
+from tests.support.polling import wait_until
 from tuiq.shell.names import (
     MAX_TASK_IDS,
     Fetched,
+    NameRefresher,
     NameStore,
+    fetch_names,
     queue_names,
     task_ids,
     task_names,
@@ -120,3 +123,67 @@ def test_concurrent_writers_lose_nothing():
         thread.join()
     assert len(store.snapshot.task_ids) == MAX_TASK_IDS
     assert len(store.snapshot.tasks) == 200
+
+
+class CannedCluster:
+    """Answers broadcasts from a table of replies (a stand-in for the network, not for kombu)."""
+
+    def __init__(self, replies: dict[str, dict]) -> None:
+        self.replies = replies
+        self.calls: list[tuple[str, object]] = []
+        self.fail_with: Exception | None = None
+        self.closed = False
+        self.asked = threading.Event()
+
+    def broadcast(self, command: str, reply: bool = False, timeout: float = 1.0,
+                  expected=None, **_: object):
+        self.calls.append((command, expected))
+        if command == "scheduled":
+            self.asked.set()
+        if self.fail_with is not None:
+            self.asked.set()
+            raise self.fail_with
+        return self.replies.get(command, {})
+
+    def close(self) -> None:
+        self.closed = True
+
+
+CANNED = {
+    "ping": {"w1@x": {"ok": "pong"}},
+    "registered": {"w1@x": ["proj.add [rate_limit=1/s]"]},
+    "active_queues": {"w1@x": [{"name": "celery"}]},
+    "active": {"w1@x": [TASK_INFO]},
+}
+
+
+def test_fetch_names_waits_only_for_the_nodes_that_answered_ping():
+    cluster = CannedCluster(CANNED)
+    fetched = fetch_names(cluster)
+    assert fetched.tasks == {"proj.add"} and fetched.queues == {"celery"}
+    assert fetched.task_ids == [("a1", "proj.add")]
+    assert cluster.calls == [("ping", None), ("registered", ["w1@x"]),
+                             ("active_queues", ["w1@x"]), ("active", ["w1@x"]),
+                             ("reserved", ["w1@x"]), ("scheduled", ["w1@x"])]
+    silent = CannedCluster({})
+    assert fetch_names(silent) == Fetched() and silent.calls == [("ping", None)]
+
+
+def test_refresher_fills_the_store_in_the_background_and_records_failures():
+    cluster = CannedCluster(CANNED)
+    store = NameStore()
+    refresher = NameRefresher(store, lambda: cluster, interval=60)
+    refresher.start()
+    try:
+        wait_until(lambda: store.snapshot.refreshed, timeout=5)
+        assert store.snapshot.online() == ["w1@x"] and store.snapshot.tasks == ("proj.add",)
+        cluster.asked.clear()
+        cluster.fail_with = ConnectionError("cannot reach broker redis://x:1/0: refused")
+        refresher.refresh_soon()  # not after the 60 s interval: now
+        wait_until(lambda: store.snapshot.error, timeout=5)
+        assert store.snapshot.error == "cannot reach broker redis://x:1/0: refused"
+        # The names found before stay until a refresh succeeds.
+        assert store.snapshot.tasks == ("proj.add",)
+    finally:
+        refresher.stop()
+    assert cluster.closed

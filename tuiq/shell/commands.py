@@ -64,6 +64,11 @@ class Shell:
         self.event_feed: Any = None
         self._python: PythonEvaluator | None = None
 
+    @property
+    def interactive(self) -> bool:
+        """Whether someone is at a terminal to answer questions (the REPL)."""
+        return self.confirm is not None
+
     # -- output ------------------------------------------------------------------------------
     def write(self, text: str) -> None:
         """Print plain text (JSON, ids) exactly as given."""
@@ -114,7 +119,7 @@ class Shell:
         if first == "python":
             if rest.strip():
                 return self.run_python(rest)
-            if self.confirm is None:
+            if not self.interactive:
                 raise ShellError("python mode needs a terminal: use !EXPR or python EXPR")
             self.python_mode = True
             return True
@@ -251,9 +256,10 @@ class Shell:
         if not parsed.options.get("force"):
             question = (f"Delete every message waiting in {len(names)} queue(s): "
                         f"{', '.join(names)}?")
-            if self.confirm is None:
+            if not self.interactive:
                 raise ShellError("purge asks for confirmation: add -f/--force when not "
                                  "interactive")
+            assert self.confirm is not None
             if not self.confirm(question):
                 self.write("Nothing purged.")
                 return True
