@@ -2,6 +2,7 @@
 
     python -m bench.throughput [--n 5000] [--brokers redis,rabbitmq,embedded]
                                [--modes live,prefilled] [--results ignore|store]
+                               [--worker-args "-E"]
 
 Modes:
 
@@ -22,6 +23,9 @@ Stored results are observed through the PUBLISH both engines do on ``celery-task
 (subscribed by exact id). Each engine publishes with its own client; the publisher app has
 no result backend, so Celery's client does not subscribe to every task.
 
+``--worker-args`` adds options to both engines' worker command lines (e.g. ``-E`` to
+measure what task events cost).
+
 Prints one JSON object: per broker and mode, tasks/s for tuiq and Celery and the ratio
 tuiq/celery, plus CPU per task of each worker's main process and pool children.
 """
@@ -29,6 +33,7 @@ tuiq/celery, plus CPU per task of each worker's main process and pool children.
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 import uuid
 from typing import Any
@@ -151,7 +156,7 @@ def tree_cpu(pids: list[int]) -> tuple[float, float]:
 
 
 def run_one(engine: str, kind: str, mode: str, n: int, results: str,
-            timeout: float) -> dict[str, Any]:
+            timeout: float, worker_args: list[str] | None = None) -> dict[str, Any]:
     """One measurement; returns rate and diagnostics."""
     from bench.common import ResultWatcher
 
@@ -168,7 +173,8 @@ def run_one(engine: str, kind: str, mode: str, n: int, results: str,
     out: dict[str, Any] = {}
     try:
         if mode == "live":
-            worker = start_worker(engine, broker, backend, queue, ready_app=app)
+            worker = start_worker(engine, broker, backend, queue, ready_app=app,
+                                  extra=worker_args or ())
             time.sleep(0.3)  # let start-up work (children, first polls) settle
             pids = worker.tree()
             cpu0 = tree_cpu(pids)
@@ -184,7 +190,7 @@ def run_one(engine: str, kind: str, mode: str, n: int, results: str,
         else:
             out["publish_s"] = round(publish(task, queue, noop_ids, head, tail, ignore), 3)
             out["queued"] = queue_depth(broker, queue)
-            worker = start_worker(engine, broker, backend, queue)
+            worker = start_worker(engine, broker, backend, queue, extra=worker_args or ())
             deadline = time.monotonic() + 30
             while not watcher.count and time.monotonic() < deadline:
                 worker.check_alive()
@@ -231,13 +237,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="measurements per cell; the median rate is reported")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--worker-args", default="",
+                        help="extra worker options for both engines, e.g. '-E'")
     args = parser.parse_args(argv)
+    worker_args = shlex.split(args.worker_args)
     brokers = parse_list(args.brokers, BROKERS)
     modes = parse_list(args.modes, MODES)
     engines = parse_list(args.engines, ENGINES)
     report: dict[str, Any] = {
         "benchmark": "throughput", "n": args.n, "results": args.results,
         "pool": "prefork", "concurrency": 2, "unit": "tasks/s", "brokers": {},
+        "worker_args": worker_args,
     }
     for kind in brokers:
         per_mode: dict[str, Any] = {}
@@ -247,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
                 runs = []
                 for attempt in range(args.repeat):
                     note(f"{kind} {mode} {engine} run {attempt + 1}/{args.repeat} n={args.n}")
-                    result = run_one(engine, kind, mode, args.n, args.results, args.timeout)
+                    result = run_one(engine, kind, mode, args.n, args.results, args.timeout,
+                                     worker_args)
                     note(f"  -> {result['rate']} tasks/s")
                     runs.append(result)
                 rates = [r["rate"] for r in runs]

@@ -284,7 +284,6 @@ class Worker:
         self.pool.register_with_event_loop(hub)
         loop = hub.create_loop()
         channel = connection.default_channel
-        events = self.events
         try:
             while True:
                 if self.stopping:
@@ -293,11 +292,8 @@ class Worker:
                 consumer.run_inbox()
                 if consumer.qos.prev != consumer.qos.value:
                     consumer.qos.update()
-                # Task events of the last pass go out as one message (Celery's
-                # task.multi), and deliveries and acks reach Redis in one
-                # pipeline, before the loop may block waiting for the next event.
-                if events.buffer:
-                    events.flush()
+                # Deliveries and acks of the last pass reach Redis in one pipeline,
+                # before the loop may block waiting for the next event.
                 flush_bookkeeping(channel)
                 try:
                     next(loop)
@@ -319,7 +315,7 @@ class Worker:
 
     def _start_events(self, connection, hub: Hub) -> None:
         """Attach the event dispatcher to this connection; say ``worker-online`` and beat."""
-        self.events.attach(connection)
+        self.events.attach(connection, hub.call_later)
         consumer = self.consumer
         stats = self.stats
         self.heart = Heart(
