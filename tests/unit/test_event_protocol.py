@@ -269,3 +269,145 @@ def test_a_failing_callback_does_not_stop_the_stream():
         make_event("task-started", "w@h", 1, 1, {"uuid": "a"}),
         make_event("task-started", "w@h", 1, 2, {"uuid": "b"})])))
     assert seen == ["a", "b"]
+
+
+# the dispatcher's batching, on kombu's in-memory transport --------------------------------
+class MemoryBroker:
+    """A kombu ``memory://`` connection with a receiver queue bound to the event exchange."""
+
+    def __init__(self) -> None:
+        from kombu import Connection, Consumer
+
+        self.connection = Connection("memory://")
+        queue = receiver_queue(event_exchange("memory"), f"unit-{id(self)}")
+        self.messages: list[tuple[str, object, dict]] = []
+        self.consumer = Consumer(self.connection.channel(), [queue], no_ack=True,
+                                 accept=["json"], callbacks=[self._on_message])
+        self.consumer.consume()
+        #: What the dispatcher asked the loop's timer for: (delay, callback).
+        self.timers: list[tuple[float, object]] = []
+
+    def _on_message(self, body, message) -> None:
+        self.messages.append((message.delivery_info["routing_key"], body,
+                              message.properties.get("delivery_mode")))
+
+    def call_later(self, delay: float, callback) -> None:
+        self.timers.append((delay, callback))
+
+    def read(self) -> list[tuple[str, object, dict]]:
+        while True:
+            try:
+                self.connection.drain_events(timeout=0.01)
+            except TimeoutError:
+                return self.messages
+
+
+@pytest.fixture
+def memory():
+    broker = MemoryBroker()
+    yield broker
+    broker.connection.release()
+
+
+def _dispatcher(memory: MemoryBroker, **options):
+    from tuiq.events.dispatcher import EventDispatcher
+
+    dispatcher = EventDispatcher(App("unit", set_as_current=False), "w1@h", **options)
+    dispatcher.attach(memory.connection, memory.call_later)
+    return dispatcher
+
+
+def test_task_events_wait_for_the_timer_then_go_as_one_list(memory):
+    dispatcher = _dispatcher(memory, task_events=True, flush_delay=0.0)
+    dispatcher.send_task_event("task-received", "a", name="proj.add")
+    dispatcher.send_task_event("task-started", "a")
+    assert memory.read() == []
+    assert len(memory.timers) == 1  # one timer per batch, not per event
+    delay, fire = memory.timers[0]
+    assert delay == 0.0
+    fire()
+    [(routing_key, body, delivery_mode)] = memory.read()
+    assert routing_key == "task.multi"
+    assert delivery_mode == 1
+    assert [e["type"] for e in body] == ["task-received", "task-started"]
+    assert list(body[0])[:5] == ["hostname", "utcoffset", "pid", "clock", "uuid"]
+    assert list(body[0])[-2:] == ["timestamp", "type"]
+    assert body[0]["clock"] < body[1]["clock"]
+
+
+def test_a_full_batch_goes_at_once(memory):
+    dispatcher = _dispatcher(memory, task_events=True)
+    for index in range(BUFFER_LIMIT):
+        dispatcher.send_task_event("task-started", str(index))
+    [(routing_key, body, _)] = memory.read()
+    assert routing_key == "task.multi" and len(body) == BUFFER_LIMIT
+    assert dispatcher.buffer == []
+
+
+def test_worker_events_are_single_and_go_after_waiting_task_events(memory):
+    dispatcher = _dispatcher(memory, task_events=True)
+    dispatcher.send_task_event("task-started", "a")
+    dispatcher.send_worker_event("worker-heartbeat", freq=2.0, active=1, processed=1)
+    messages = memory.read()
+    assert [m[0] for m in messages] == ["task.multi", "worker.heartbeat"]
+    assert messages[1][1]["type"] == "worker-heartbeat"
+    assert messages[1][1]["freq"] == 2.0
+
+
+def test_nothing_is_buffered_without_task_events(memory):
+    dispatcher = _dispatcher(memory, task_events=False)
+    dispatcher.task_started(SimpleNamespace(id="a"))
+    dispatcher.send_task_event("task-started", "a")
+    assert dispatcher.buffer == [] and memory.timers == []
+    dispatcher.send_worker_event("worker-online")
+    assert [m[0] for m in memory.read()] == ["worker.online"]
+
+
+def test_without_worker_events_only_task_events_go(memory):
+    dispatcher = _dispatcher(memory, task_events=True, worker_events=False)
+    dispatcher.send_worker_event("worker-heartbeat")
+    dispatcher.send_task_event("task-started", "a")
+    dispatcher.flush()
+    assert [m[0] for m in memory.read()] == ["task.multi"]
+
+
+def test_task_events_wait_for_a_connection(memory):
+    from tuiq.events.dispatcher import EventDispatcher
+
+    dispatcher = EventDispatcher(App("unit", set_as_current=False), "w1@h", task_events=True)
+    dispatcher.send_task_event("task-started", "a")
+    dispatcher.flush()
+    assert dispatcher.buffer  # kept: nothing to publish on yet
+    dispatcher.attach(memory.connection, memory.call_later)
+    memory.timers[0][1]()
+    assert [m[0] for m in memory.read()] == ["task.multi"]
+
+
+def test_unregistered_task_event_has_no_traceback(memory):
+    dispatcher = _dispatcher(memory, task_events=True)
+    dispatcher.task_unknown(SimpleNamespace(id="a", name="proj.nope"))
+    dispatcher.flush()
+    [(_, [event], _)] = memory.read()
+    assert event["exception"] == "NotRegistered('proj.nope')"
+    assert "traceback" not in event
+
+
+def test_heart_sends_online_beats_and_offline(memory):
+    from tuiq.worker.heartbeat import Heart
+
+    dispatcher = _dispatcher(memory)
+    hub = SimpleNamespace(call_repeatedly=lambda interval, fn: (memory.timers.append(
+        (interval, fn)), SimpleNamespace(cancel=lambda: None))[1])
+    heart = Heart(dispatcher, lambda: {"active": 1, "processed": 7}, 0.5)
+    heart.start(hub)
+    interval, beat = memory.timers[-1]
+    assert interval == 0.5
+    beat()
+    heart.stop()
+    heart.stop()  # a second stop says nothing more
+    events = [body for _, body, _ in memory.read()]
+    assert [e["type"] for e in events] == ["worker-online", "worker-heartbeat",
+                                           "worker-offline"]
+    for event in events:
+        assert (event["freq"], event["active"], event["processed"]) == (0.5, 1, 7)
+        assert event["sw_ident"] == "py-tuiq" and len(event["loadavg"]) == 3

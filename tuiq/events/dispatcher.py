@@ -111,6 +111,8 @@ class EventDispatcher:
         self._channel = channel
         self._failing = False
         if self.buffer:
+            # Events kept from before (a reconnection): due now.
+            self._first_at = monotonic() - self.flush_delay
             self._schedule(0)
 
     def detach(self) -> None:
