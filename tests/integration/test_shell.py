@@ -132,10 +132,11 @@ class Screen:
         return "\n".join("".join(line).rstrip() for line in self.lines)
 
 
-def _take_terminal() -> None:
-    # Runs in the child after setsid(): the pty becomes its controlling terminal, so
-    # ctrl+c there sends SIGINT to it while a command runs, as in a real terminal.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+#: Runs ``python -m tuiq ARGS`` after making the pty the controlling terminal: a session
+#: leader that opens a terminal acquires it, so ctrl+c there sends SIGINT to the shell
+#: while a command runs, as in a real terminal.
+CHILD = ("import os, runpy, sys; os.close(os.open(os.ttyname(0), os.O_RDWR)); "
+         "sys.argv = ['tuiq', *sys.argv[1:]]; runpy.run_module('tuiq', run_name='__main__')")
 
 
 class Terminal:
@@ -149,8 +150,8 @@ class Terminal:
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
                                                                os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tuiq", *args], stdin=slave, stdout=slave, stderr=slave,
-            env=full_env, cwd=str(ROOT), start_new_session=True, preexec_fn=_take_terminal)
+            [sys.executable, "-c", CHILD, *args], stdin=slave, stdout=slave, stderr=slave,
+            env=full_env, cwd=str(ROOT), start_new_session=True)
         os.close(slave)
         self.fd = master
         self.rows, self.cols = rows, cols
@@ -518,13 +519,15 @@ def test_events_in_a_script_stop_on_interrupt(cluster, sender):
 
 def test_lost_broker_is_one_line(tmp_path):
     result = tuiq_cli(["-b", "redis://127.0.0.1:1/0", "shell", "-c", "inspect ping",
-                       "-c", "nodes"], env={"TUIQ_HOME": str(tmp_path)})
+                       "-c", "nodes", "-c", "call testproj.add 1 2", "-c", "events -t 5"],
+                      env={"TUIQ_HOME": str(tmp_path)})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 4
     assert all(line.startswith("Error: cannot reach broker redis://127.0.0.1:1/0")
-               for line in lines)
+               for line in lines[:3])
+    assert lines[3].startswith("Error: events: cannot reach broker redis://127.0.0.1:1/0")
 
 
 def test_lost_broker_is_one_line_and_the_next_command_reconnects(tmp_path, home):

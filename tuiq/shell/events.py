@@ -152,9 +152,12 @@ def _print_events(shell: Shell, feed: EventFeed, inbox: queue.Queue, own: bool,
 
     started = time.monotonic()
     deadline = started + seconds if seconds is not None else None
-    connected = not own and feed.status is not None and feed.status[0] == "connected"
+    current = None if own else feed.status
+    connected = current is not None and current[0] == "connected"
     if connected:
-        shell.note(f"Listening for events on {feed.status[1]} (ctrl+c stops).")
+        shell.note(f"Listening for events on {current[1]} (ctrl+c stops).")
+    elif current is not None:
+        shell.note(f"events: broker lost ({current[1]}); reconnecting")
     shown = 0
     while count is None or shown < count:
         now = time.monotonic()
@@ -174,7 +177,10 @@ def _print_events(shell: Shell, feed: EventFeed, inbox: queue.Queue, own: bool,
                     shell.note(f"Listening for events on {detail} (ctrl+c stops).")
                 connected = True
             elif own and not connected:
-                raise ShellError(f"events: {detail}")
+                from tuiq.broker import mask_url
+
+                raise ShellError(f"events: cannot reach broker {mask_url(shell.app.broker_url)}: "
+                                 f"{detail}")
             else:
                 shell.note(f"events: broker lost ({detail}); reconnecting")
             continue
