@@ -108,6 +108,9 @@ def test_task_ids_most_recent_first_with_name_and_source(completer):
     assert found[1].display_meta_text.startswith("proj.add, reply ")
     assert texts(complete(completer, "revoke 2222-new ")) == ["2222-new", "1111-old"]
     assert texts(complete(completer, "query_task 11")) == ["1111-old"]
+    # Ids match by prefix or substring only: "2n" is in neither, though its letters are.
+    assert texts(complete(completer, "result new")) == ["2222-new"]
+    assert texts(complete(completer, "result 2n")) == []
 
 
 def test_new_names_are_seen_by_the_next_completion(completer, names):

@@ -75,5 +75,6 @@ def test_fuzzy_ranking():
     assert fuzzy_filter("lim", ["unlimited", "rate_limit"]) == ["unlimited", "rate_limit"]
     # Scattered letters: the tightest span wins.
     assert fuzzy_filter("rl", ["revoked", "rate_limit", "pool_restart"])[0] == "rate_limit"
+    assert fuzzy_filter("rl", ["rate_limit", "url"], scattered=False) == ["url"]
     # Ties keep the given order (task ids: most recent first).
     assert fuzzy_filter("", ["b", "a", "c"]) == ["b", "a", "c"]

@@ -90,7 +90,9 @@ class ShellCompleter(Completer):
             head, _, word = word.rpartition(",")
             start += len(head) + 1
         candidates = {c.text: c for c in self.candidates(suggestion, self.names())}
-        for name in fuzzy_filter(word, list(candidates)):
+        # Letters scattered through a hex id match almost every id: only whole pieces count.
+        scattered = suggestion.kind != Kind.TASK_ID
+        for name in fuzzy_filter(word, list(candidates), scattered):
             yield Completion(quoted(name, suggestion.quote), start_position=start - len(text),
                              display=name, display_meta=candidates[name].meta)
 

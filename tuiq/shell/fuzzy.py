@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 
 
-def match_key(word: str, candidate: str) -> tuple[int, int, int] | None:
+def match_key(word: str, candidate: str,
+              scattered: bool = True) -> tuple[int, int, int] | None:
     """How well ``candidate`` matches ``word`` (smaller is better), or None if it does not.
 
     Case-insensitive. A prefix match beats a substring match, which beats the
@@ -21,6 +22,8 @@ def match_key(word: str, candidate: str) -> tuple[int, int, int] | None:
     position = hay.find(needle)
     if position >= 0:
         return (1, position, len(hay))
+    if not scattered:
+        return None
     # Lookahead so overlapping matches are all found; the shortest span is kept.
     pattern = re.compile("(?=(" + ".*?".join(map(re.escape, needle)) + "))")
     spans = [(len(found.group(1)), found.start()) for found in pattern.finditer(hay)]
@@ -30,11 +33,14 @@ def match_key(word: str, candidate: str) -> tuple[int, int, int] | None:
     return (2, length, start)
 
 
-def fuzzy_filter(word: str, candidates: Sequence[str]) -> list[str]:
-    """The candidates that match ``word``, best first; ties keep the candidates' order."""
+def fuzzy_filter(word: str, candidates: Sequence[str], scattered: bool = True) -> list[str]:
+    """The candidates that match ``word``, best first; ties keep the candidates' order.
+
+    Without ``scattered``, only prefix and substring matches count.
+    """
     ranked = []
     for index, candidate in enumerate(candidates):
-        key = match_key(word, candidate)
+        key = match_key(word, candidate, scattered)
         if key is not None:
             ranked.append((key, index, candidate))
     ranked.sort()
