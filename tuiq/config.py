@@ -126,6 +126,9 @@ _LEGACY_ALIASES = {
     "CELERY_ROUTES": "task_routes",
     "CELERY_QUEUES": "task_queues",
     "CELERYBEAT_SCHEDULE": "beat_schedule",
+    "CELERY_SEND_EVENTS": "worker_send_task_events",
+    "CELERY_SEND_TASK_SENT_EVENT": "task_send_sent_event",
+    "CELERY_EVENT_SERIALIZER": "event_serializer",
 }
 
 ENV_PREFIX = "TUIQ_"

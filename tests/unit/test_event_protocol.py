@@ -161,6 +161,16 @@ def test_event_settings_default_to_celerys():
     assert DEFAULTS["worker_heartbeat_interval"] == 2.0
 
 
+def test_celerys_old_event_setting_names_are_read():
+    from tuiq.config import settings_from_object
+
+    old = SimpleNamespace(CELERY_SEND_EVENTS=True, CELERY_SEND_TASK_SENT_EVENT=True,
+                          CELERY_EVENT_SERIALIZER="json")
+    assert settings_from_object(old) == {"worker_send_task_events": True,
+                                         "task_send_sent_event": True,
+                                         "event_serializer": "json"}
+
+
 # worker facts ----------------------------------------------------------------------------
 def test_software_info_names_tuiq():
     import platform
