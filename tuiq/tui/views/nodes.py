@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.message import Message
@@ -77,6 +77,9 @@ class NodesView(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self._cluster: ClusterState | None = None
         self._now = 0.0
+        self._stale = True
+        #: The cells each row was last drawn with.
+        self._drawn: dict[str, tuple[Cell, ...]] = {}
         self.sort_column = "node"
         self.reverse = False
         self.table = LiveTable(COLUMNS, self._row, empty=NO_NODES, id="nodes-table")
@@ -93,12 +96,34 @@ class NodesView(Widget):
 
     def refresh_from(self, cluster: ClusterState, now: float,
                      changes: Changes | None = None) -> None:
-        """Show ``cluster``'s nodes at ``now`` (statuses and uptimes move with the clock)."""
-        self._cluster = cluster
-        self._now = now
-        self.table.tagged.intersection_update(cluster.workers)
+        """Show ``cluster``'s nodes at ``now``.
+
+        Node figures move with the clock (status, uptime) as much as with events, so the
+        rows on screen are formatted again and only those that read differently are
+        redrawn; ``changes`` only says whether the whole table must be redrawn (None, a
+        full refresh, or the view was hidden).
+        """
+        full = (changes is None or changes.full_refresh or self._stale
+                or cluster is not self._cluster)
+        self._cluster, self._now, self._stale = cluster, now, False
+        table = self.table
+        table.tagged.intersection_update(cluster.workers)
         self._reorder()
-        self.table.invalidate()
+        if full:
+            self._drawn.clear()
+            table.invalidate()
+            return
+        drawn = self._drawn
+        table.invalidate([key for key in table.visible_keys()
+                          if drawn.get(key) != self._cells(key)])
+
+    def on_show(self, event: events.Show) -> None:
+        """Coming back into view: changes were missed while hidden, so rebuild next time."""
+        self._stale = True
+
+    def on_hide(self, event: events.Hide) -> None:
+        """Hidden views are not refreshed; the next refresh must rebuild."""
+        self._stale = True
 
     def selected_nodes(self) -> list[str]:
         """The tagged nodes, else the node under the cursor (empty when there is none)."""
@@ -154,6 +179,10 @@ class NodesView(Widget):
         self.table.set_order([w.hostname for w in workers])
 
     def _row(self, key: str) -> Sequence[Cell]:
+        cells = self._drawn[key] = self._cells(key)
+        return cells
+
+    def _cells(self, key: str) -> tuple[Cell, ...]:
         worker = self._cluster.workers.get(key) if self._cluster is not None else None
         if worker is None:
             return (key,)
@@ -179,4 +208,4 @@ class NodesView(Widget):
             # An offline node's figures are its last known ones: dim them.
             cells = [cell if isinstance(cell, Text) and cell.style else Text(str(cell), "dim")
                      for cell in cells]
-        return cells
+        return tuple(cells)

@@ -28,6 +28,7 @@ from tuiq.tui.views import formatting as fmt
 from tuiq.tui.views import task_fields as tf
 from tuiq.tui.views.task_filter import FilterError, TaskFilter
 from tuiq.tui.views.task_order import SORTS, TaskOrder
+from tuiq.tui.widgets.lines import show_text
 from tuiq.tui.widgets.live_table import Cell, Column, LiveTable
 
 COLUMNS = (
@@ -243,7 +244,7 @@ class TasksView(Widget):
         if self._filter_error:
             text.append(" · ")
             text.append(self._filter_error, style="bold red")
-        self.query_one("#tasks-status", Static).update(text)
+        show_text(self.query_one("#tasks-status", Static), text)
 
     def _row(self, key: str) -> Sequence[Cell]:
         task = self._cluster.tasks.get(key) if self._cluster is not None else None

@@ -17,6 +17,7 @@ from textual.widgets import Sparkline, Static
 
 from tuiq.events.cluster import ClusterState
 from tuiq.tui.views import formatting as fmt
+from tuiq.tui.widgets.lines import show_text
 
 #: Seconds of history the sparkline shows.
 SPARK_SECONDS = 60
@@ -51,14 +52,16 @@ class ClusterHeader(Widget):
         """Show the cluster at ``now`` and the console's own state (connection, pause)."""
         self.set_class(not connected, "disconnected")
         self.set_class(paused, "paused")
-        self.query_one("#header-top", Static).update(
-            self.summary_text(cluster, now, broker=broker, connected=connected, paused=paused))
+        show_text(self.query_one("#header-top", Static),
+             self.summary_text(cluster, now, broker=broker, connected=connected, paused=paused))
         rate = Text("tasks/s ", style="bold")
         rate.append(fmt.rate(cluster.throughput(now)).removesuffix("/s"))
-        self.query_one("#header-rate", Static).update(rate)
-        self.query_one("#header-spark", Sparkline).data = cluster.rate_history(SPARK_SECONDS,
-                                                                               now)
-        self.query_one("#header-queues", Static).update(queues_text(queue_depths))
+        show_text(self.query_one("#header-rate", Static), rate)
+        history = cluster.rate_history(SPARK_SECONDS, now)
+        spark = self.query_one("#header-spark", Sparkline)
+        if spark.data != history:
+            spark.data = history
+        show_text(self.query_one("#header-queues", Static), queues_text(queue_depths))
 
     @staticmethod
     def summary_text(cluster: ClusterState | None, now: float, *, broker: str, connected: bool,

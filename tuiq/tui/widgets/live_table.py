@@ -26,7 +26,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -127,12 +127,13 @@ class LiveTable(ScrollView, can_focus=True):
         self._render_row = render_row
         self._empty = empty
         self._order: list[str] = []
-        self._index: dict[str, int] = {}
         self._cursor = 0
         self._strips: dict[str, Strip] = {}
         self._widths: list[int] = []
         self._widths_for = -1
         self._sort: tuple[str, bool] | None = None
+        self._paint_styles: dict[str, Style] = dict.fromkeys(
+            ("base", "tagged", "cursor", "tagged-cursor", "header", "empty"), Style())
         #: Keys tagged with Space; kept while their rows come and go.
         self.tagged: set[str] = set()
 
@@ -167,33 +168,43 @@ class LiveTable(ScrollView, can_focus=True):
         """Show exactly these rows, in this order; the cursor keeps its row if it can."""
         old_key = self.cursor_key
         old_cursor, old_scroll = self._cursor, self.scroll_offset.y
+        old_window = self.visible_keys()
         self._order = list(keys)
-        self._index = {key: position for position, key in enumerate(self._order)}
-        kept = self._index.keys()
         if len(self._strips) > 2 * len(self._order) + 64:
+            kept = set(self._order)
             self._strips = {key: strip for key, strip in self._strips.items() if key in kept}
-        if old_cursor == 0 or old_key not in self._index:
+        cursor = self._position(old_key) if old_cursor != 0 else None
+        if cursor is None:
             cursor = min(old_cursor, max(len(self._order) - 1, 0))
-        else:
-            cursor = self._index[old_key]
         self._cursor = cursor
         self._resize_virtual()
         # The cursor stays on the same screen line when its row moves.
         self._scroll_top_to(cursor - (old_cursor - old_scroll))
         self._scroll_cursor_into_view()
-        self.refresh()
+        if self.visible_keys() != old_window or self.scroll_offset.y != old_scroll:
+            self.refresh()
+        elif cursor != old_cursor:
+            self._refresh_rows((old_cursor, cursor))
         if self.cursor_key != old_key:
             self.post_message(self.CursorMoved(self, self.cursor_key))
 
     def invalidate(self, keys: Iterable[str] | None = None) -> None:
-        """Forget the drawn rows for ``keys`` (all rows when None); they are rebuilt on draw."""
+        """Forget the drawn rows for ``keys`` (all rows when None); they are rebuilt on draw.
+
+        Only the lines of those rows that are on screen are repainted.
+        """
         if keys is None:
             self._strips.clear()
-        else:
-            strips = self._strips
-            for key in keys:
-                strips.pop(key, None)
-        self.refresh()
+            self.refresh()
+            return
+        if not isinstance(keys, set | frozenset | dict):
+            keys = set(keys)
+        strips = self._strips
+        for key in keys:
+            strips.pop(key, None)
+        top = self.scroll_offset.y
+        self._refresh_rows(top + offset for offset, key in enumerate(self.visible_keys())
+                           if key in keys)
 
     def set_columns(self, columns: Sequence[Column]) -> None:
         """Replace the columns (and redraw every row)."""
@@ -220,9 +231,8 @@ class LiveTable(ScrollView, can_focus=True):
         if key is None:
             return
         self.tagged.symmetric_difference_update({key})
-        self._strips.pop(key, None)
+        self._refresh_rows((self._cursor,))
         self.action_cursor_down()
-        self.refresh()
 
     def clear_tags(self) -> None:
         """Untag every row."""
@@ -240,16 +250,16 @@ class LiveTable(ScrollView, can_focus=True):
 
     def move_cursor(self, index: int) -> None:
         """Put the cursor on row ``index`` (clamped) and scroll it into view."""
-        old_key = self.cursor_key
+        old_key, old_cursor = self.cursor_key, self._cursor
         self._cursor = min(max(index, 0), max(len(self._order) - 1, 0))
-        self._scroll_cursor_into_view()
-        self.refresh()
+        self._scroll_cursor_into_view()  # a scroll repaints everything by itself
+        self._refresh_rows((old_cursor, self._cursor))
         if self.cursor_key != old_key:
             self.post_message(self.CursorMoved(self, self.cursor_key))
 
     def move_cursor_to_key(self, key: str) -> bool:
         """Put the cursor on the row with ``key``; False when no such row is shown."""
-        position = self._index.get(key)
+        position = self._position(key)
         if position is None:
             return False
         self.move_cursor(position)
@@ -307,12 +317,29 @@ class LiveTable(ScrollView, can_focus=True):
 
     # -- drawing ---------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Resolve the styles once per paint; ``rich_style`` walks every ancestor."""
+        base = self.rich_style
+        component = self.get_component_rich_style
+        tagged, cursor = component("live-table--tagged"), component("live-table--cursor")
+        self._paint_styles = {
+            "base": base, "tagged": base + tagged, "cursor": base + cursor,
+            "tagged-cursor": base + tagged + cursor,
+            "header": base + component("live-table--header"),
+            "empty": base + component("live-table--empty"),
+        }
+        drawn_for = self._widths_for
+        self._column_widths()  # drops rows drawn for another width
+        if drawn_for not in (-1, self._widths_for):
+            # A scrollbar came or went: lines painted before are the wrong width.
+            self.refresh()
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         """Line 0 is the header; the others are rows from the scroll position down."""
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
-        self._column_widths()  # drops rows drawn for another width
+        base = self._paint_styles["base"]
         if y == 0:
             line = self._header_strip()
         elif not self._order:
@@ -330,12 +357,11 @@ class LiveTable(ScrollView, can_focus=True):
         if strip is None:
             strip = self._build_strip(self._render_row(key))
             self._strips[key] = strip
-        style = self.rich_style
         if key in self.tagged:
-            style += self.get_component_rich_style("live-table--tagged")
-        if position == self._cursor:
-            style += self.get_component_rich_style("live-table--cursor")
-        return strip.apply_style(style)
+            style = "tagged-cursor" if position == self._cursor else "tagged"
+        else:
+            style = "cursor" if position == self._cursor else "base"
+        return strip.apply_style(self._paint_styles[style])
 
     def _header_strip(self) -> Strip:
         labels: list[Cell] = []
@@ -344,21 +370,30 @@ class LiveTable(ScrollView, can_focus=True):
             if self._sort is not None and self._sort[0] == column.key:
                 label += " ▼" if self._sort[1] else " ▲"
             labels.append(label)
-        style = self.rich_style + self.get_component_rich_style("live-table--header")
-        return self._build_strip(labels).apply_style(style)
+        return self._build_strip(labels).apply_style(self._paint_styles["header"])
 
     def _empty_strip(self) -> Strip:
-        style = self.rich_style + self.get_component_rich_style("live-table--empty")
         text = " " * GAP + self._empty
-        return Strip([Segment(text, style)], cell_len(text))
+        return Strip([Segment(text, self._paint_styles["empty"])], cell_len(text))
 
     def _build_strip(self, cells: Sequence[Cell]) -> Strip:
         widths = self._column_widths()
         console = self.app.console
-        segments: list[Segment] = [Segment(" " * GAP)]
+        # Unstyled cells and gaps are joined into one segment: fewer segments make every
+        # later step of the paint (styles, filters, cropping) cheaper.
+        segments: list[Segment] = []
+        plain: list[str] = [" " * GAP]
         for column, width, cell in zip(self._columns, widths, cells, strict=False):
-            segments.extend(_cell_segments(cell, width, column.align, console))
-            segments.append(Segment(" " * GAP))
+            for segment in _cell_segments(cell, width, column.align, console):
+                if segment.style is None:
+                    plain.append(segment.text)
+                else:
+                    if plain:
+                        segments.append(Segment("".join(plain)))
+                        plain = []
+                    segments.append(segment)
+            plain.append(" " * GAP)
+        segments.append(Segment("".join(plain)))
         return Strip(segments, sum(widths) + GAP * (len(widths) + 1))
 
     def _column_widths(self) -> list[int]:
@@ -369,6 +404,21 @@ class LiveTable(ScrollView, can_focus=True):
             self._widths_for = width
             self._strips.clear()
         return self._widths
+
+    def _position(self, key: str | None) -> int | None:
+        # A scan in C is cheaper than keeping a key → position map for 10,000 rows.
+        try:
+            return self._order.index(key) if key is not None else None
+        except ValueError:
+            return None
+
+    def _refresh_rows(self, positions: Iterable[int]) -> None:
+        """Repaint the screen lines of these row positions (those in view)."""
+        top, height, width = self.scroll_offset.y, self._body_height(), self.size.width
+        regions = [Region(0, position - top + 1, width, 1) for position in positions
+                   if top <= position < top + height]
+        if regions:
+            self.refresh(*regions)
 
     def _body_height(self) -> int:
         return max(self.scrollable_content_region.height - 1, 1)
