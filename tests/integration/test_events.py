@@ -76,6 +76,7 @@ def monitored(request, embedded_url, tmp_path_factory):
     finally:
         log.stop()
         app.close()
+        delete_queues(broker_url, [queue])
 
 
 @pytest.fixture
@@ -85,10 +86,12 @@ def fresh(broker, tmp_path):
     app = client_app(broker_url, backend_url)
     log = EventLog(app).start()
     started = []
+    queues: list[str] = []
 
     def spawn(*extra: str, queue: str | None = None):
+        queues.append(queue or unique("evq"))
         worker = start_worker(tmp_path, broker_url, backend_url, name=unique("evw"),
-                              queues=[queue or unique("evq")], extra=["-c", "1", *extra])
+                              queues=[queues[-1]], extra=["-c", "1", *extra])
         started.append(worker)
         return worker
 
@@ -98,6 +101,21 @@ def fresh(broker, tmp_path):
             worker.stop()
     log.stop()
     app.close()
+    delete_queues(broker_url, queues)
+
+
+def delete_queues(broker_url: str, names: list[str]) -> None:
+    """Remove the queues (and their exchanges) a test's workers declared."""
+    from kombu import Exchange, Queue
+
+    with Connection(broker_url) as conn:
+        channel = conn.default_channel
+        for name in names:
+            exchange = Exchange(name, "direct")
+            queue = Queue(name, exchange, routing_key=name)(channel)
+            queue.declare()  # so kombu's Redis channel knows the binding to remove
+            queue.delete()
+            exchange(channel).delete()
 
 
 def _types(events) -> list[str]:
