@@ -583,3 +583,16 @@ def test_receiver_and_worker_come_back_after_the_broker_restarts(tmp_path):
             if server.process and server.process.poll() is None:
                 server.process.kill()
                 server.process.wait(timeout=10)
+
+
+def test_a_heartbeat_interval_that_is_not_positive_is_one_line():
+    from tests.support.brokers import REDIS_URL
+
+    result = tuiq_cli(["-b", f"{REDIS_URL}/9", "worker", "-A", "tests.support.testproj"],
+                      env={"TUIQ_WORKER_HEARTBEAT_INTERVAL": "0"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: worker_heartbeat_interval must be a positive number of seconds, not 0.0"]
+    option = tuiq_cli(["worker", "--heartbeat-interval", "0"])
+    assert option.returncode == 2
+    assert "Traceback" not in option.stderr

@@ -352,6 +352,7 @@ def test_a_full_batch_goes_at_once(memory):
     [(routing_key, body, _)] = memory.read()
     assert routing_key == "task.multi" and len(body) == BUFFER_LIMIT
     assert dispatcher.buffer == []
+    assert (dispatcher.messages_sent, dispatcher.events_sent) == (1, BUFFER_LIMIT)
 
 
 def test_worker_events_are_single_and_go_after_waiting_task_events(memory):

@@ -74,7 +74,8 @@ class Worker:
         self.events = EventDispatcher(
             app, hostname, task_events=bool(send_events or conf.worker_send_task_events),
             worker_events=heartbeat)
-        self.heartbeat_interval = float(heartbeat_interval or conf.worker_heartbeat_interval)
+        self.heartbeat_interval = _positive_seconds(
+            heartbeat_interval or conf.worker_heartbeat_interval, "worker_heartbeat_interval")
         self.heart: Heart | None = None
         self.queues = self._select_queues(queues)
         self.pool = create_pool(
@@ -489,6 +490,19 @@ class Worker:
     def on_task_rejected(self, request, requeue: bool) -> None:
         """A task's message was rejected (``requeue``: back to the queue)."""
         self.events.task_rejected(request, requeue)
+
+
+def _positive_seconds(value: Any, name: str) -> float:
+    """``value`` as a number of seconds above zero, or a one-line configuration error."""
+    from tuiq.exceptions import ConfigurationError
+
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def _guarded(handle_message):
