@@ -251,7 +251,7 @@ def prefill(spec: Command, context: CommandContext) -> tuple[dict[str, str], str
             values[arg.name] = context.task_names[0]
         elif arg.name == "queue" and context.queues and spec.name in QUEUE_PREFILLED:
             values[arg.name] = " ".join(context.queues) if arg.variadic else context.queues[0]
-        elif arg.name == "signal":
+        elif arg.name == "signal" and arg.required:
             values[arg.name] = "TERM"
     # Task-level commands go to every node: a revoke must reach the node that has not
     # received the task yet too.

@@ -53,7 +53,7 @@ class CommandLineScreen(ModalScreen[Invocation | str | None]):
     CommandLineScreen #error { color: $error; height: auto; }
     CommandLineScreen #command-row { height: 1; }
     CommandLineScreen #colon { width: 2; text-style: bold; color: $accent; }
-    CommandLineScreen Input { border: none; height: 1; padding: 0; width: 1fr; }
+    CommandLineScreen Input { width: 1fr; background: $surface; }
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="command_cancel")]
@@ -76,7 +76,7 @@ class CommandLineScreen(ModalScreen[Invocation | str | None]):
             with Horizontal(id="command-row"):
                 yield Static(":", id="colon", markup=False)
                 yield Input(self.text, id="command", suggester=CommandSuggester(names),
-                            select_on_focus=False)
+                            select_on_focus=False, compact=True)
 
     def on_mount(self) -> None:
         """Type right away."""

@@ -64,7 +64,7 @@ class RepliesScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     RepliesScreen { align: center middle; }
     RepliesScreen > VerticalScroll {
-        width: 90%; height: 85%;
+        width: 90%; height: auto; max-height: 85%;
         border: thick $primary; background: $surface; padding: 0 1;
     }
     RepliesScreen #replies-title { text-style: bold; margin: 0 0 1 0; }

@@ -1,0 +1,217 @@
+"""The console's own behaviour over a canned cluster: keys, help, palette, command mode,
+read-only mode and pause. Nothing here reaches a broker: a refused command must be
+refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+from textual.command import CommandList, CommandPalette
+
+from tests.tui.app_pilot import SIZE, pilot_test, screen_text, until
+from tests.tui.canned import ALPHA, FAILED_ID
+from tuiq.tui.keys import KEYS
+from tuiq.tui.screens.command_line import CommandLineScreen
+from tuiq.tui.screens.confirm import ConfirmScreen
+from tuiq.tui.screens.help import HelpScreen
+from tuiq.tui.screens.prompt import ArgumentsScreen
+from tuiq.tui.views.nodes import NodesView
+from tuiq.tui.views.tasks import TasksView
+
+DESTRUCTIVE = ("terminate", "shutdown", "pool_restart", "purge")
+
+
+async def command_error(pilot, app, line: str) -> str:
+    """Type ``:line`` and Enter; the one-line error the command line shows."""
+    await pilot.press("colon", *line, "enter")
+    await pilot.pause()
+    assert isinstance(app.screen, CommandLineScreen), "a refused line keeps the prompt open"
+    error = app.screen.error
+    await pilot.press("escape")
+    return error
+
+
+async def palette_entries(pilot, app, query: str = "") -> list[str]:
+    """Open the palette, type ``query``; the texts of the commands it offers."""
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: CommandPalette.is_open(app))
+    if query:
+        await pilot.press(*query)
+    palette = app.screen
+    await until(pilot, lambda: palette.query_one(CommandList).option_count > 0)
+    await pilot.pause(0.3)
+    entries = [option.hit.text for option in palette.query_one(CommandList).options]
+    return entries
+
+
+@pilot_test
+async def test_command_mode_errors_are_one_line(console):
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await command_error(pilot, app, "frobnicate now") == \
+            "unknown command: 'frobnicate' (ctrl+p lists them)"
+        assert await command_error(pilot, app, "rate_limit shop.cart.add_item 10/q") == \
+            "malformed rate limit: '10/q' (use e.g. 10/s, 100/m, 1000/h, or 0 to disable)"
+        assert await command_error(pilot, app, "rate_limit shop.cart.add_item") == \
+            "rate_limit: missing argument rate_limit (usage: rate_limit <task_name> <rate_limit>)"
+        assert await command_error(pilot, app, "ping -t soon") == \
+            "ping: invalid timeout: 'soon' (seconds, e.g. 2.5)"
+        assert await command_error(pilot, app, "pool_grow many") == \
+            "pool_grow: invalid n: 'many' (expected int)"
+        assert await command_error(pilot, app, "terminate BOGUS abc") == \
+            "unknown signal: 'BOGUS' (use e.g. TERM, KILL, INT)"
+        assert await command_error(pilot, app, "ping --frob") == "ping: unknown option --frob"
+        assert app.last_outcome is None
+
+
+@pilot_test
+async def test_command_mode_switches_views_and_quits(console):
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("colon", *"tasks", "enter")
+        await pilot.pause()
+        assert isinstance(app.current_view, TasksView)
+        await pilot.press("colon", *"nodes", "enter")
+        await pilot.pause()
+        assert isinstance(app.current_view, NodesView)
+        await pilot.press("colon", "q", "enter")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@pilot_test
+async def test_number_keys_switch_views_and_p_pauses(console):
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.current_view, NodesView)
+        await pilot.press("2")
+        assert isinstance(app.current_view, TasksView)
+        assert isinstance(app.focused.parent, TasksView) or app.focused is app.current_view
+        await pilot.press("1")
+        assert isinstance(app.current_view, NodesView)
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.paused
+        assert "PAUSED" in screen_text(app)
+        await pilot.press("p")
+        await pilot.pause()
+        assert not app.paused
+        assert "PAUSED" not in screen_text(app)
+
+
+@pilot_test
+async def test_help_lists_every_key_of_the_table(console):
+    app = console()
+    async with app.run_test(size=(160, 200)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        shown = screen_text(app)
+        for key in KEYS:
+            assert key.explanation in shown, key
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pilot_test
+async def test_read_only_hides_and_refuses_destructive_actions(console):
+    app = console(read_only=True)
+    async with app.run_test(size=(160, 200)) as pilot:
+        # Keys: not in the footer, and pressing them does nothing.
+        await pilot.pause()
+        footer = next(line for line in screen_text(app).splitlines() if "? Help" in line)
+        assert "Shutdown" not in footer and "Ping" in footer
+        for key in ("X", "ctrl+r", "u"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0], key
+        await pilot.press("2", "k")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+
+        # Help: the destructive keys are not listed.
+        await pilot.press("question_mark")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "(read-only)" in shown and "Revoke the tasks on every node" in shown
+        for key in KEYS:
+            if key.destructive:
+                assert key.explanation not in shown, key
+        await pilot.press("escape")
+
+        # Palette: not offered.
+        entries = await palette_entries(pilot, app)
+        names = {entry.split()[0] for entry in entries}
+        assert "revoke" in names and "ping" in names
+        assert not names & set(DESTRUCTIVE)
+        await pilot.press("escape")
+
+        # Command mode: refused in one line.
+        for line in ("shutdown", "terminate KILL abc", "pool_restart", "purge celery",
+                     "revoke abc --terminate"):
+            name = line.split()[0]
+            assert await command_error(pilot, app, line) == \
+                f"{name} is not allowed in read-only mode", line
+        assert app.last_outcome is None
+
+
+@pilot_test
+async def test_palette_offers_every_command_and_prefills_from_the_selection(console):
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        names = {entry.split()[0] for entry in await palette_entries(pilot, app)}
+        assert {"revoke", "terminate", "rate_limit", "stats", "shutdown", "retry",
+                "purge", "add_consumer", "registered"} <= names
+        await pilot.press("escape")
+
+        # From the tasks view, revoke is pre-filled with the task under the cursor.
+        await pilot.press("2", "slash", *FAILED_ID[:13], "enter")
+        await pilot.press("ctrl+p", *"revoke")
+        await until(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ArgumentsScreen))
+        prompt = app.screen
+        assert prompt.query_one("#arg-task_id").value == FAILED_ID
+        assert prompt.query_one("#destination").value == ""
+        await pilot.press("escape")
+
+        # From the nodes view, pool_grow goes to the node under the cursor.
+        await pilot.press("1", "home")
+        await pilot.press("ctrl+p", *"pool_grow")
+        await until(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ArgumentsScreen))
+        assert app.screen.query_one("#destination").value == ALPHA
+        await pilot.press("escape")
+        assert app.last_outcome is None
+
+
+@pilot_test
+async def test_a_bad_prompt_value_keeps_the_prompt_open(console):
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("home", "t")
+        await until(pilot, lambda: isinstance(app.screen, ArgumentsScreen))
+        await pilot.press(*"shop.cart.add_item", "tab", *"soon", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ArgumentsScreen)
+        assert str(app.screen.query_one("#error").content) == \
+            "time_limit: invalid soft: 'soon' (expected optional_float)"
+        await pilot.press("escape")
+        assert app.last_outcome is None
+
+
+@pilot_test
+async def test_cancelling_a_confirmation_sends_nothing(console):
+    app = console()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("home", "X")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert f"Shut down 1 node ({ALPHA})?" in screen_text(app)
+        # The safe choice has the focus: Enter cancels.
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.last_outcome is None
+        await until(pilot, lambda: "shutdown: cancelled, nothing sent" in screen_text(app))
