@@ -1,0 +1,212 @@
+"""Pilot tests of the node and task detail screens over the canned state."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Static
+
+from tests.tui.canned import (
+    ALPHA,
+    BETA,
+    CHAIN_CHILD_ID,
+    CHAIN_ROOT_ID,
+    DELTA,
+    ETA_ID,
+    FAILED_ID,
+    LEGACY,
+    NOW,
+    RESERVED_ID,
+    REVOKED_ID,
+    RUNNING_ID,
+    canned_cluster,
+)
+from tests.tui.conftest import SNAPSHOT_SIZE
+from tuiq.tui.views.node_detail import TABS, NodeDetailScreen
+from tuiq.tui.views.stats_fields import STATS_HELP
+from tuiq.tui.views.task_detail import TaskDetailScreen
+
+#: Every getrusage(2) field the Workers Guide lists for ``stats``.
+RUSAGE_FIELDS = ("utime", "stime", "maxrss", "idrss", "isrss", "ixrss", "inblock", "oublock",
+                 "majflt", "minflt", "msgrcv", "msgsnd", "nvcsw", "nivcsw", "nsignals", "nswap")
+
+
+def run(scenario) -> None:
+    asyncio.run(scenario())
+
+
+async def open_node(app, pilot, hostname: str) -> NodeDetailScreen:
+    screen = NodeDetailScreen(hostname)
+    await app.push_screen(screen)
+    screen.refresh_from(app.cluster, NOW)
+    await pilot.pause()
+    return screen
+
+
+async def open_task(app, pilot, task_id: str) -> TaskDetailScreen:
+    screen = TaskDetailScreen(task_id)
+    await app.push_screen(screen)
+    screen.refresh_from(app.cluster, NOW)
+    await pilot.pause()
+    return screen
+
+
+def rows(screen: NodeDetailScreen, tab: str) -> list[list[str]]:
+    table = screen.tables[tab]
+    return [[str(cell) for cell in table._render_row(key)] for key in table.keys]
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).content)
+
+
+def test_every_tab_and_its_count(console):
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_node(app, pilot, ALPHA)
+            tabs = screen.query_one("#node-tabs")
+            labels = [str(tabs.get_tab(f"tab-{tab.id}").label) for tab in TABS]
+            assert labels[:6] == ["Active (1)", "Reserved (1)", "Scheduled (0)", "Revoked (3)",
+                                  "Registered (10)", "Queues (3)"]
+            assert labels[6].startswith("Stats (") and labels[7] == "Config (7)"
+            active = rows(screen, "active")
+            assert active == [[RUNNING_ID, "shop.reports.quarterly",
+                               "['2026-Q4'] {'email': True}", "1m04s", "4112"]]
+            assert rows(screen, "reserved")[0][0] == RESERVED_ID
+            assert rows(screen, "reserved")[0][3] == "media"
+            revoked = rows(screen, "revoked")
+            assert revoked[0] == [REVOKED_ID, "shop.exports.export_everything", "REVOKED"]
+            assert revoked[1][1:] == ["-", "-"]  # an id this console never saw
+            assert ["shop.billing.charge_card", "rate_limit=10/s"] in rows(screen, "registered")
+            assert rows(screen, "queues")[1] == ["media", "media", "direct", "media", "yes",
+                                                 "no", "no"]
+            assert ["broker_url", "redis://:********@127.0.0.1:6379/0"] in rows(screen,
+                                                                                 "config")
+            heading = text_of(screen, "#node-heading")
+            assert "online" in heading and "tuiq 0.1.0 (Linux)" in heading
+            assert "pid 4101" in heading and "pool prefork/4" in heading
+    run(scenario)
+
+
+def test_stats_tab_shows_the_whole_reply_with_every_rusage_field(console):
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_node(app, pilot, LEGACY)
+            stats = {row[0]: row for row in rows(screen, "stats")}
+            for field in RUSAGE_FIELDS:
+                key = f"rusage.{field}"
+                assert key in stats, key
+                assert stats[key][2] == STATS_HELP[key] and stats[key][2]
+            assert stats["rusage.maxrss"][1] == "60464 (59.0M)"
+            assert stats["pool.implementation"][1] == "celery.concurrency.prefork:TaskPool"
+            assert stats["pool.writes.strategy"][1] == "fair"
+            assert stats["broker.transport"][1] == "redis"
+            assert stats["total.proj.add"][1] == "2196"
+            assert stats["clock"][1] == "54"
+            assert stats["broker.alternates"][1] == "[]"
+    run(scenario)
+
+
+def test_selected_tasks_follow_the_tab(console):
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_node(app, pilot, BETA)
+            assert screen.active_tab == "active"
+            assert screen.selected_tasks() == []  # nothing running on beta
+            screen.show_tab("scheduled")
+            await pilot.pause()
+            assert screen.selected_tasks() == [ETA_ID]
+            await pilot.press("down")
+            assert len(screen.selected_tasks()) == 1 and screen.selected_tasks() != [ETA_ID]
+            screen.show_tab("reserved")
+            assert screen.selected_tasks() == [CHAIN_CHILD_ID]
+            screen.show_tab("stats")
+            assert screen.selected_tasks() == []  # not a task list
+    run(scenario)
+
+
+def test_unpolled_failed_and_offline_nodes_say_so(console):
+    async def scenario():
+        cluster, _ = canned_cluster()
+        cluster.update_inspect(BETA, "active", {"error": "ValueError('boom')"}, now=NOW)
+        app = console(cluster)
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_node(app, pilot, DELTA)
+            assert "offline" in text_of(screen, "#node-heading")
+            assert screen.tables["active"]._empty.startswith("Not polled yet")
+            assert rows(screen, "stats") == []
+            await app.pop_screen()
+
+            screen = await open_node(app, pilot, BETA)
+            assert "poll errors: active: ValueError('boom')" in text_of(screen, "#node-heading")
+            # An empty list whose latest poll failed says why rather than "empty".
+            assert screen.tables["active"]._empty == "inspect active failed: ValueError('boom')"
+            assert screen.tables["reserved"].keys == [CHAIN_CHILD_ID]
+            await app.pop_screen()
+
+            screen = await open_node(app, pilot, "ghost@nowhere")
+            assert "no longer in the cluster state" in text_of(screen, "#node-heading")
+            assert screen.selected_tasks() == []
+    run(scenario)
+
+
+def test_new_poll_replies_refill_the_tabs(console):
+    async def scenario():
+        cluster, _ = canned_cluster()
+        app = console(cluster)
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_node(app, pilot, ALPHA)
+            cluster.update_inspect(ALPHA, "active", [], now=NOW + 2)
+            screen.refresh_from(cluster, NOW + 2)
+            assert rows(screen, "active") == []
+            assert str(screen.query_one("#node-tabs").get_tab("tab-active").label) == \
+                "Active (0)"
+    run(scenario)
+
+
+def test_task_detail_fields_timeline_and_traceback(console):
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_task(app, pilot, FAILED_ID)
+            heading = text_of(screen, "#task-heading")
+            assert heading.startswith("FAILURE  shop.billing.charge_card")
+            fields = screen.query_one("#task-fields", Static).content
+            labels = [str(cell) for cell in fields.columns[0].cells]
+            values = dict(zip(labels, (str(cell) for cell in fields.columns[1].cells),
+                              strict=True))
+            assert values["Node"] == ALPHA
+            assert values["Args"] == "(1042,)"
+            assert values["Kwargs"] == "{'currency': 'EUR', 'retry': False}"
+            assert values["Runtime"] == "0.700s"
+            assert values["Exception"].startswith("PaymentDeclined(")
+            assert values["Failed"] == "2027-01-15 07:59:48.600"
+            timeline = screen.query_one("#task-timeline", Static).content
+            assert [str(c) for c in timeline.columns[0].cells] == ["RECEIVED", "STARTED",
+                                                                 "FAILURE"]
+            code = screen.query_one("#task-traceback", Static).content.renderables[1].code
+            assert code.startswith("Traceback (most recent call last):")
+            assert code.rstrip().endswith("(order 1042).')")
+    run(scenario)
+
+
+def test_task_detail_ids_and_unknown_task(console):
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_task(app, pilot, CHAIN_CHILD_ID)
+            fields = screen.query_one("#task-fields", Static).content
+            values = dict(zip((str(c) for c in fields.columns[0].cells),
+                              (str(c) for c in fields.columns[1].cells), strict=True))
+            assert values["Root id"] == CHAIN_ROOT_ID
+            assert values["Parent id"] == CHAIN_ROOT_ID
+            assert "Traceback" not in values
+            assert str(screen.query_one("#task-traceback", Static).content) == ""
+            await app.pop_screen()
+
+            screen = await open_task(app, pilot, "no-such-task")
+            assert "not in the cluster state" in text_of(screen, "#task-fields")
+    run(scenario)
