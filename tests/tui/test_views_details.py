@@ -210,3 +210,20 @@ def test_task_detail_ids_and_unknown_task(console):
             screen = await open_task(app, pilot, "no-such-task")
             assert "not in the cluster state" in text_of(screen, "#task-fields")
     run(scenario)
+
+
+def test_tabs_switch_from_the_keyboard(console):
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            await pilot.press("down", "enter")  # beta
+            screen = app.screen
+            assert isinstance(screen, NodeDetailScreen) and screen.hostname == BETA
+            assert app.focused is screen.tables["active"]
+            await pilot.press("shift+tab", "right", "right")
+            assert screen.active_tab == "scheduled"
+            await pilot.press("tab")
+            assert app.focused is screen.tables["scheduled"]
+            await pilot.press("down")
+            assert screen.selected_tasks() == [screen.tables["scheduled"].keys[1]]
+    run(scenario)

@@ -119,12 +119,6 @@ class NodeDetailScreen(Screen):
         """The keys act on the list in front of the user."""
         self.tables[TABS[0].id].focus()
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Switching tabs moves the focus to that tab's list."""
-        tab_id = (event.pane.id or "").removeprefix("tab-")
-        if tab_id in self.tables:
-            self.tables[tab_id].focus()
-
     # -- what the console calls ------------------------------------------------------------
 
     @property
