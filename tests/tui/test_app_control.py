@@ -278,3 +278,46 @@ async def test_command_mode_shows_every_reply_and_the_silent_nodes(redis_cluster
         assert "pool.max-concurrency" in shown
         await pilot.press("escape")
         assert not isinstance(app.screen, RepliesScreen)
+
+
+@pilot_test
+async def test_detail_screens_act_on_what_they_show(redis_cluster):
+    from tuiq.tui.views.node_detail import NodeDetailScreen
+    from tuiq.tui.views.task_detail import TaskDetailScreen
+
+    app = live_console(redis_cluster)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await node_selected(pilot, app, redis_cluster.node)
+        running = redis_cluster.send("testproj.sleep", 60)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, NodeDetailScreen))
+        detail = app.screen
+        # The Active tab lists the running task once a poll has brought it.
+        await until(pilot, lambda: detail.selected_tasks() == [running],
+                    message=lambda: f"active tab: {detail.selected_tasks()}")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ArgumentsScreen))
+        assert app.screen.query_one("#arg-task_id").value == running
+        await pilot.press("enter", "y")
+        await until(pilot, lambda: app.last_outcome is not None)
+        worker_until(lambda: redis_cluster.ask("active") == [], message="still running")
+
+        # Keys of the node detail go to that node.
+        app.last_outcome = None
+        await pilot.press("P")
+        await until(pilot, lambda: app.last_outcome is not None)
+        assert app.last_outcome.replies == {redis_cluster.node: {"ok": "pong"}}
+        await pilot.press("escape")
+        assert not isinstance(app.screen, NodeDetailScreen)
+
+        # The task detail retries the task it shows.
+        failed = redis_cluster.send("testproj.fail", "from the detail")
+        await until(pilot, lambda: getattr(app.cluster.tasks.get(failed), "state", None)
+                    == "FAILURE")
+        await filter_tasks(pilot, failed)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
+        app.last_outcome = None
+        await pilot.press("R")
+        await until(pilot, lambda: app.last_outcome is not None)
+        assert app.last_outcome.lines[0].startswith(f"testproj.fail {failed} sent again as ")
