@@ -40,7 +40,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 84; max-width: 95%; height: 90%;
+        width: 100; max-width: 95%; height: 90%;
         border: thick $primary; background: $surface; padding: 0 2;
     }
     HelpScreen .scope { text-style: bold; color: $accent; margin: 1 0 0 0; }
