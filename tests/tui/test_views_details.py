@@ -227,3 +227,36 @@ def test_tabs_switch_from_the_keyboard(console):
             await pilot.press("down")
             assert screen.selected_tasks() == [screen.tables["scheduled"].keys[1]]
     run(scenario)
+
+
+def test_odd_replies_are_shown_not_fatal(console):
+    """Replies of the right outer shape but odd contents (other versions, other tools)."""
+    async def scenario():
+        cluster, _ = canned_cluster()
+        odd = {
+            "active": [None, 5, "x", {"id": "odd-1", "time_start": "soon"}, {"id": None}],
+            "reserved": [{"delivery_info": "none"}],
+            "scheduled": [None, {"request": "x", "eta": 12}],
+            "revoked": [None, 7],
+            "registered": [None, 3, "a [b"],
+            "active_queues": ["celery", None, {"exchange": "direct"}],
+            "stats": {"rusage": "N/A", "pool": "prefork", "uptime": "12", "total": {}},
+            "conf": {"nested": {"a": [1, 2]}, "none": None},
+        }
+        for command, reply in odd.items():
+            cluster.update_inspect(LEGACY, command, reply, now=NOW)
+        app = console(cluster)
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_node(app, pilot, LEGACY)
+            for tab in TABS:
+                screen.show_tab(tab.id)
+                await pilot.pause()
+                assert screen.tables[tab.id].row_count >= 1, tab.id
+                rows(screen, tab.id)  # every row formats
+            active = {row[0]: row for row in rows(screen, "active")}
+            assert active["odd-1"][3] == "-"  # "soon" is not a time
+            assert len(active) == 4  # two entries without an id read as one row
+            await pilot.press("escape")
+            nodes = app.query_one("NodesView")
+            assert [str(c) for c in nodes._row(LEGACY)][3] == "-"  # pool was not a dict
+    run(scenario)

@@ -164,3 +164,18 @@ def test_header_figures_and_states():
             assert header.has_class("disconnected") and header.has_class("paused")
             assert queues == "queues celery 12 · media 3 · mail 0"
     run(scenario)
+
+
+def test_narrow_header_drops_the_title_and_keeps_the_totals():
+    async def scenario():
+        cluster, now = canned_cluster()
+        app = HeaderHost()
+        async with app.run_test(size=(160, 3)) as pilot:
+            header = app.query_one(ClusterHeader)
+            header.refresh_from(cluster, now, broker=BROKER, connected=True, paused=False)
+            assert header_lines(app)[0].startswith("tuiq top")
+            await pilot.resize_terminal(96, 3)
+            await pilot.pause()
+            top = header_lines(app)[0]
+            assert top.startswith(BROKER) and top.endswith("✗ 1") and len(top) <= 94
+    run(scenario)

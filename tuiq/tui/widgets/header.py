@@ -38,6 +38,11 @@ class ClusterHeader(Widget):
     ClusterHeader.paused { background: $warning 20%; }
     """
 
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._shown: tuple | None = None
+
     def compose(self) -> ComposeResult:
         """A summary line, then the rate, its sparkline and the queue depths."""
         yield Static(self.summary_text(None, 0.0, broker="", connected=False, paused=False),
@@ -50,10 +55,16 @@ class ClusterHeader(Widget):
     def refresh_from(self, cluster: ClusterState, now: float, *, broker: str, connected: bool,
                      paused: bool, queue_depths: dict[str, int] | None = None) -> None:
         """Show the cluster at ``now`` and the console's own state (connection, pause)."""
+        self._shown = (cluster, now, broker, connected, paused, queue_depths)
         self.set_class(not connected, "disconnected")
         self.set_class(paused, "paused")
-        show_text(self.query_one("#header-top", Static),
-             self.summary_text(cluster, now, broker=broker, connected=connected, paused=paused))
+        summary = self.summary_text(cluster, now, broker=broker, connected=connected,
+                                    paused=paused)
+        if self.size.width and summary.cell_len > self.size.width - 2:
+            # A narrow terminal cuts the end of the line: drop the title, keep the totals.
+            summary = self.summary_text(cluster, now, broker=broker, connected=connected,
+                                        paused=paused, title=False)
+        show_text(self.query_one("#header-top", Static), summary)
         rate = Text("tasks/s ", style="bold")
         rate.append(fmt.rate(cluster.throughput(now)).removesuffix("/s"))
         show_text(self.query_one("#header-rate", Static), rate)
@@ -63,13 +74,21 @@ class ClusterHeader(Widget):
             spark.data = history
         show_text(self.query_one("#header-queues", Static), queues_text(queue_depths))
 
+    def on_resize(self) -> None:
+        """The title comes or goes with the width: draw the last figures again."""
+        if self._shown is not None:
+            cluster, now, broker, connected, paused, depths = self._shown
+            self.refresh_from(cluster, now, broker=broker, connected=connected, paused=paused,
+                              queue_depths=depths)
+
     @staticmethod
     def summary_text(cluster: ClusterState | None, now: float, *, broker: str, connected: bool,
-                     paused: bool) -> Text:
+                     paused: bool, title: bool = True) -> Text:
         """The first line: title, broker, connection and pause, nodes, totals."""
         text = Text()
-        text.append("tuiq top", style="bold")
-        text.append(*_SEPARATOR)
+        if title:
+            text.append("tuiq top", style="bold")
+            text.append(*_SEPARATOR)
         text.append(broker or "(no broker)")
         text.append("  ")
         if connected:
