@@ -270,3 +270,14 @@ async def test_polls_never_overlap_and_wait_after_each_other():
     # The requests made while the first poll ran were folded into one immediate poll;
     # the ones after it waited for the interval.
     assert spans[2][0] - spans[1][1] >= 0.09
+
+
+def test_the_palette_says_what_a_command_would_be_filled_with():
+    from tuiq.tui.commands import selection_hint
+
+    tasks = CommandContext(task_ids=("a1", "b2"), task_names=("proj.add",))
+    nodes = CommandContext(nodes=("w1@h",))
+    assert selection_hint(find("revoke"), tasks) == "  ·  2 selected tasks"
+    assert selection_hint(find("rate_limit"), tasks) == "  ·  proj.add"
+    assert selection_hint(find("pool_grow"), nodes) == "  ·  to w1@h"
+    assert selection_hint(find("ping"), CommandContext()) == ""

@@ -301,10 +301,13 @@ class ConsoleCommands(Provider):
     def _entries(self) -> list[tuple[str, str, Callable[[], Any]]]:
         app: Any = self.app
         read_only = bool(getattr(app, "read_only", False))
+        context = app.command_context() if hasattr(app, "command_context") \
+            else CommandContext()
         entries: list[tuple[str, str, Callable[[], Any]]] = []
         for spec in catalogue(read_only):
             label = spec.name + (f" {spec.signature}" if spec.signature else "")
-            entries.append((label, spec.help, _chooser(app.begin_command, spec.name)))
+            entries.append((label, spec.help + selection_hint(spec, context),
+                            _chooser(app.begin_command, spec.name)))
         from tuiq.tui.keys import KEYS
 
         seen: set[str] = set()
@@ -328,6 +331,21 @@ class ConsoleCommands(Provider):
             score = max(matcher.match(label), matcher.match(help_text) * 0.5)
             if score > 0:
                 yield Hit(score, matcher.highlight(label), run, text=label, help=help_text)
+
+
+def selection_hint(spec: Command, context: CommandContext) -> str:
+    """What choosing ``spec`` now would be pre-filled with (`` · 2 tasks, to w1@h``)."""
+    values, destination = prefill(spec, context)
+    parts = []
+    ids = next((values[name] for name in ("task_id", "ids") if values.get(name)), "")
+    if ids:
+        count = len(ids.split())
+        parts.append(f"{count} selected task{'s' if count != 1 else ''}")
+    elif values.get("task_name"):
+        parts.append(values["task_name"])
+    if destination:
+        parts.append(f"to {destination}")
+    return f"  ·  {', '.join(parts)}" if parts else ""
 
 
 def _chooser(target: Callable[..., Any], value: str) -> Callable[[], Any]:
