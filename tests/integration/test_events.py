@@ -596,3 +596,11 @@ def test_a_heartbeat_interval_that_is_not_positive_is_one_line():
     option = tuiq_cli(["worker", "--heartbeat-interval", "0"])
     assert option.returncode == 2
     assert "Traceback" not in option.stderr
+
+
+def test_without_dump_it_opens_the_console_with_the_same_broker():
+    # The console checks its broker first: an unreachable one shows the option was passed on.
+    result = tuiq_cli(["events", "-b", "redis://127.0.0.1:1/0"])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: cannot reach broker redis://127.0.0.1:1/0: Connection refused"]
