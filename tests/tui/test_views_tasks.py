@@ -6,6 +6,7 @@ import asyncio
 import html
 import re
 
+from textual import events
 from textual.widgets import Input, Static
 
 from tests.tui.canned import (
@@ -249,4 +250,21 @@ def test_rebuild_after_clear_tasks(console):
             assert view.table.tagged == set()
             assert view.selected_tasks() == []
             assert "No tasks yet" in screen_text(app)
+    run(scenario)
+
+
+def test_keys_typed_in_one_burst_after_slash_land_in_the_filter(console):
+    """A paste or a fast typist: every key is queued before ``/`` has opened the filter."""
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            await pilot.press("2")
+            for character in "/state:retry":
+                key = {"/": "slash", ":": "colon"}.get(character, character)
+                app._driver.send_message(events.Key(key, character))
+            await pilot.pause()
+            view = app.query_one(TasksView)
+            assert view.query_one("#tasks-filter", Input).value == "state:retry"
+            assert list(view.table.keys) == [RETRY_ID]
+            assert view.order.sort_column == "received"  # the "s" did not sort
     run(scenario)

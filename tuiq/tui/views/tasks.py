@@ -118,6 +118,25 @@ class TasksView(Widget):
                           if (task := tasks.get(key)) is not None and task.state == STARTED])
         self._show_status()
 
+    def on_key(self, event: events.Key) -> None:
+        """Open the filter as soon as its key leaves the table, and type into it.
+
+        Keys that arrive together (a paste, a fast typist on a slow link) are all sent
+        to the table before the first one has been acted on. Bindings act only when a
+        key reaches the app, by which time the characters behind ``/`` would already be
+        lost; opening the filter here, in key order, lets them land in it.
+        """
+        field = self.query_one("#tasks-filter", Input)
+        if event.is_printable and self.has_class("filtering") and self.app.focused is field:
+            event.stop()
+            event.prevent_default()
+            field.insert_text_at_cursor(event.character or "")
+        elif any(binding.action == "filter"
+                 for binding in self._bindings.key_to_bindings.get(event.key, ())):
+            event.stop()
+            event.prevent_default()
+            self.action_filter()
+
     def on_show(self, event: events.Show) -> None:
         """Coming back into view: changes were missed while hidden, so rebuild next time."""
         self._stale = True
@@ -146,7 +165,9 @@ class TasksView(Widget):
         field = self.query_one("#tasks-filter", Input)
         self.add_class("filtering")
         field.value = self.order.filter.text
-        field.focus()
+        # At once, not on the next turn: keys typed right after "/" (a paste, a fast
+        # typist) belong to the filter, not to the table ("s" would sort).
+        self.screen.set_focus(field)
 
     def action_clear_filter(self) -> None:
         """Esc: clear the filter if there is one (or the input is open), else the tags."""
