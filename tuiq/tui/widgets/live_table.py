@@ -132,6 +132,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._widths: list[int] = []
         self._widths_for = -1
         self._sort: tuple[str, bool] | None = None
+        self._strips_base: Style | None = None
         self._paint_styles: dict[str, Style] = dict.fromkeys(
             ("base", "tagged", "cursor", "tagged-cursor", "header", "empty"), Style())
         #: Keys tagged with Space; kept while their rows come and go.
@@ -328,6 +329,10 @@ class LiveTable(ScrollView, can_focus=True):
             "header": base + component("live-table--header"),
             "empty": base + component("live-table--empty"),
         }
+        if base != self._strips_base:
+            # Rows are cached with the base style baked in (theme change, focus...).
+            self._strips.clear()
+            self._strips_base = base
         drawn_for = self._widths_for
         self._column_widths()  # drops rows drawn for another width
         if drawn_for not in (-1, self._widths_for):
@@ -349,19 +354,24 @@ class LiveTable(ScrollView, can_focus=True):
             if position >= len(self._order):
                 return Strip.blank(width, base)
             line = self._row_strip(position)
+        if scroll_x == 0 and line.cell_length == width:
+            return line
         return line.crop_extend(scroll_x, scroll_x + width, base)
 
     def _row_strip(self, position: int) -> Strip:
         key = self._order[position]
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._build_strip(self._render_row(key))
-            self._strips[key] = strip
         if key in self.tagged:
             style = "tagged-cursor" if position == self._cursor else "tagged"
+        elif position == self._cursor:
+            style = "cursor"
         else:
-            style = "cursor" if position == self._cursor else "base"
-        return strip.apply_style(self._paint_styles[style])
+            strip = self._strips.get(key)
+            if strip is None:
+                strip = self._build_strip(self._render_row(key), self._paint_styles["base"])
+                self._strips[key] = strip
+            return strip
+        # Few rows are tagged or under the cursor: they are drawn afresh in their style.
+        return self._build_strip(self._render_row(key), self._paint_styles[style])
 
     def _header_strip(self) -> Strip:
         labels: list[Cell] = []
@@ -370,17 +380,18 @@ class LiveTable(ScrollView, can_focus=True):
             if self._sort is not None and self._sort[0] == column.key:
                 label += " ▼" if self._sort[1] else " ▲"
             labels.append(label)
-        return self._build_strip(labels).apply_style(self._paint_styles["header"])
+        return self._build_strip(labels, self._paint_styles["header"])
 
     def _empty_strip(self) -> Strip:
         text = " " * GAP + self._empty
         return Strip([Segment(text, self._paint_styles["empty"])], cell_len(text))
 
-    def _build_strip(self, cells: Sequence[Cell]) -> Strip:
-        widths = self._column_widths()
+    def _build_strip(self, cells: Sequence[Cell], base: Style) -> Strip:
+        """One row in the row style ``base``, a cell's own style drawn over it."""
+        widths = self._widths or self._column_widths()
         console = self.app.console
         # Unstyled cells and gaps are joined into one segment: fewer segments make every
-        # later step of the paint (styles, filters, cropping) cheaper.
+        # later step of the paint (filters, cropping, the compositor's cuts) cheaper.
         segments: list[Segment] = []
         plain: list[str] = [" " * GAP]
         for column, width, cell in zip(self._columns, widths, cells, strict=False):
@@ -389,11 +400,11 @@ class LiveTable(ScrollView, can_focus=True):
                     plain.append(segment.text)
                 else:
                     if plain:
-                        segments.append(Segment("".join(plain)))
+                        segments.append(Segment("".join(plain), base))
                         plain = []
-                    segments.append(segment)
+                    segments.append(Segment(segment.text, base + segment.style))
             plain.append(" " * GAP)
-        segments.append(Segment("".join(plain)))
+        segments.append(Segment("".join(plain), base))
         return Strip(segments, sum(widths) + GAP * (len(widths) + 1))
 
     def _column_widths(self) -> list[int]:
