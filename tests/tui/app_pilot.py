@@ -74,12 +74,12 @@ class Cluster:
 
 
 def start_cluster(tmp_path, broker: str, backend: str, *, events: bool = True,
-                  concurrency: int = 2) -> Cluster:
+                  concurrency: int = 2, app_spec: str = "tests.support.testproj") -> Cluster:
     """A prefork worker on a private queue (with ``-E`` unless told otherwise)."""
     queue = unique("topq")
     extra = ["-c", str(concurrency)] + (["-E"] if events else [])
     worker = start_worker(tmp_path, broker, backend, name=unique("top"), queues=[queue],
-                          extra=extra, ping_app=tuiq_app(broker, backend))
+                          extra=extra, ping_app=tuiq_app(broker, backend), app_spec=app_spec)
     return Cluster(worker, broker, backend, queue)
 
 
