@@ -69,7 +69,6 @@ class TopApp(App[None]):
     TITLE = "tuiq top"
     BINDINGS = bindings("global")
     COMMANDS = {ConsoleCommands}
-    COMMAND_PALETTE_BINDING = "ctrl+p"
 
     def __init__(self, app: Any = None, *, state: ClusterState | None = None,
                  live: bool = True, read_only: bool = False,
