@@ -325,3 +325,24 @@ async def test_detail_screens_act_on_what_they_show(redis_cluster):
         await pilot.press("R")
         await until(pilot, lambda: app.last_outcome is not None)
         assert app.last_outcome.lines[0].startswith(f"testproj.fail {failed} sent again as ")
+
+
+@pilot_test
+async def test_an_action_applies_to_every_tagged_row(redis_cluster):
+    from tests.support.brokers import unique
+
+    marker = unique("tagged")
+    app = live_console(redis_cluster)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: redis_cluster.node in app.cluster.workers)
+        ids = [redis_cluster.send("testproj.echo", marker, countdown=300) for _ in range(3)]
+        await until(pilot, lambda: all(i in app.cluster.tasks for i in ids))
+        await filter_tasks(pilot, marker)
+        await pilot.press("home", "space", "down", "space")
+        tagged = [t.uuid for t in app.query_one("#tasks").selected_tasks()]
+        assert len(tagged) == 2 and set(tagged) < set(ids)
+        await pilot.press("x")
+        await until(pilot, lambda: app.last_outcome is not None)
+    revoked = redis_cluster.ask("revoked")
+    assert set(tagged) <= set(revoked)
+    assert not (set(ids) - set(tagged)) & set(revoked)
