@@ -83,7 +83,7 @@ async def test_an_unreachable_broker_shows_disconnected(tmp_path):
     url = f"redis://127.0.0.1:{free_port()}/0"
     app = TopApp(tuiq_app(url, url), refresh=0.5)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: "DISCONNECTED" in screen_text(app),
+        await until(pilot, lambda: "Reconnecting" in screen_text(app),
                     message=lambda: screen_text(app))
         assert not app.connected
         line = next(line for line in screen_text(app).splitlines() if "Reconnecting" in line)
@@ -105,7 +105,7 @@ async def test_the_console_reconnects_when_the_broker_comes_back(tmp_path):
             await until(pilot, lambda: app.connected and "DISCONNECTED" not in screen_text(app),
                         message="never connected")
             server.stop()
-            await until(pilot, lambda: "DISCONNECTED" in screen_text(app),
+            await until(pilot, lambda: "Reconnecting" in screen_text(app),
                         message=lambda: screen_text(app))
             assert "the last known state is shown" in screen_text(app)
             server.start()
