@@ -1,6 +1,6 @@
 """Event ingest: tuiq's ``ClusterState`` vs ``celery.events.state.State``, one synthetic stream.
 
-    python -m bench.events [--tasks 100000] [--workers 10] [--repeat 2]
+    python -m bench.events [--tasks 100000] [--workers 10] [--repeat 2] [--frame-ticks 40]
 
 The stream is what a monitor receives from a busy cluster, as decoded event dicts with
 Celery's fields (PROTOCOL.md §4.2-4.4): ``--tasks`` tasks, each task-received,
@@ -14,6 +14,10 @@ events outside the timed region; wall and CPU seconds count only the ``event()``
 Celery's ``State`` mutates the dicts it is given, so each child builds its own stream
 from the same seed. Engines alternate within each repeat; the JSON reports every run,
 the medians and the ratios tuiq / celery.
+
+A second section, ``console_frame``, is :func:`bench.console_frame.measure`: the time
+``tuiq top`` takes to render a frame while holding 10,000 tasks and 100 nodes
+(``--frame-ticks 0`` leaves it out).
 """
 
 from __future__ import annotations
@@ -222,12 +226,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", type=int, default=100000)
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--frame-ticks", type=int, default=40,
+                        help="console frames to time (0: skip that section)")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(ingest_child(args.child, args.tasks, args.workers)))
         return
     sections = {"ingest": ingest_section(args.tasks, args.workers, args.repeat)}
+    if args.frame_ticks > 0:
+        from bench.console_frame import measure
+
+        sections["console_frame"] = measure(ticks=args.frame_ticks)
     emit({"benchmark": "events", **sections})
 
 
