@@ -22,7 +22,7 @@ from tuiq.control.client import ControlClient
 
 #: Redis databases of the console's tests: events are per database, so nodes of
 #: other test runs never show up in these consoles.
-BROKER_DB, BACKEND_DB = 14, 15
+BROKER_DB, BACKEND_DB = 7, 8
 #: The terminal the pilot tests run in.
 SIZE = (160, 45)
 
