@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import click
 
 from tuiq.cli.common import CliError, load_app
-
-
-def _json_arg(text: str | None, kind: type, option: str):
-    if text is None:
-        return kind()
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{option} is not valid JSON: {exc.msg} (at column {exc.colno})") \
-            from None
-    if not isinstance(value, kind):
-        raise CliError(f"{option} must be a JSON {'array' if kind is list else 'object'}")
-    return value
+from tuiq.shell.values import json_value
 
 
 @click.command()
@@ -39,8 +26,8 @@ def _json_arg(text: str | None, kind: type, option: str):
 def call(ctx: click.Context, name, args_json, kwargs_json, countdown, eta, expires, queue,
          priority, app_spec, broker) -> None:
     """Send task NAME and print its id."""
-    args = _json_arg(args_json, list, "--args")
-    kwargs = _json_arg(kwargs_json, dict, "--kwargs")
+    args = json_value(args_json, list, "--args")
+    kwargs = json_value(kwargs_json, dict, "--kwargs")
     eta_value = None
     if eta:
         try:

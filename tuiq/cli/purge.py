@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tuiq.cli.common import CliError, load_app
+from tuiq.purge import purge_lines, purge_queues, purge_total
 
 
 def queue_names(values: tuple[str, ...], app) -> list[str]:
@@ -13,23 +14,6 @@ def queue_names(values: tuple[str, ...], app) -> list[str]:
     if values and not names:
         raise CliError("-Q/--queues needs at least one queue name")
     return list(dict.fromkeys(names or app.queues()))
-
-
-def purge_queues(connection, names: list[str]) -> dict[str, int | None]:
-    """Purge each queue; the count deleted, or None for a queue that does not exist."""
-    counts: dict[str, int | None] = {}
-    channel = connection.channel()
-    try:
-        for name in names:
-            try:
-                counts[name] = channel.queue_purge(name) or 0
-            except connection.channel_errors:
-                # AMQP closes the channel on a missing queue (404): open another.
-                counts[name] = None
-                channel = connection.channel()
-    finally:
-        channel.close()
-    return counts
 
 
 @click.command()
@@ -52,12 +36,6 @@ def purge(ctx: click.Context, queues: tuple[str, ...], force: bool, app_spec: st
     check_reachable(app.broker_url, transport_options=app.conf.broker_transport_options)
     with app.connection() as connection:
         counts = purge_queues(connection, names)
-    total = 0
-    for name, count in counts.items():
-        if count is None:
-            click.echo(f"{name}: no such queue")
-        else:
-            total += count
-            click.echo(f"{name}: {count} message{'s' if count != 1 else ''} deleted")
-    click.echo(f"Purged {total} message{'s' if total != 1 else ''} from {len(names)} "
-               f"queue{'s' if len(names) != 1 else ''}.")
+    for line in purge_lines(counts):
+        click.echo(line)
+    click.echo(purge_total(counts))

@@ -250,7 +250,7 @@ class Shell:
     def cmd_purge(self, parsed: Parsed) -> bool:
         """``purge [QUEUE...] [-f]``: delete waiting messages, after asking."""
         from tuiq.broker import check_reachable
-        from tuiq.cli.purge import purge_queues
+        from tuiq.purge import purge_lines, purge_queues, purge_total
 
         names = split_nodes(parsed.positionals) or list(self.app.queues())
         if not parsed.options.get("force"):
@@ -267,15 +267,9 @@ class Shell:
                         transport_options=self.app.conf.broker_transport_options)
         with self.app.connection() as connection:
             counts = purge_queues(connection, names)
-        total = 0
-        for name, count in counts.items():
-            if count is None:
-                self.write(f"{name}: no such queue")
-            else:
-                total += count
-                self.write(f"{name}: {count} message{'s' if count != 1 else ''} deleted")
-        self.write(f"Purged {total} message{'s' if total != 1 else ''} from {len(names)} "
-                   f"queue{'s' if len(names) != 1 else ''}.")
+        for line in purge_lines(counts):
+            self.write(line)
+        self.write(purge_total(counts))
         return True
 
     def cmd_nodes(self, parsed: Parsed) -> bool:

@@ -161,7 +161,7 @@ class Actions:
 
     def purge(self, queues: Sequence[str]) -> Outcome:
         """Delete the waiting messages of ``queues``; one line per queue."""
-        from tuiq.cli.purge import purge_queues
+        from tuiq.purge import purge_lines, purge_queues
 
         outcome = Outcome("purge")
         try:
@@ -172,13 +172,8 @@ class Actions:
         except Exception as exc:  # noqa: BLE001 - shown as one line in the console
             outcome.error = _one_line(exc)
             return outcome
-        for name, count in counts.items():
-            if count is None:
-                outcome.failed = True
-                outcome.lines.append(f"{name}: no such queue")
-            else:
-                outcome.lines.append(f"{name}: {count} message{'s' if count != 1 else ''} "
-                                     "deleted")
+        outcome.failed = any(count is None for count in counts.values())
+        outcome.lines.extend(purge_lines(counts))
         return outcome
 
     def close(self) -> None:
