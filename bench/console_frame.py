@@ -1,9 +1,14 @@
 """Console frame time: ``tuiq top`` holding 10,000 tasks and 100 nodes, tick by tick.
 
-    python -m bench.console_frame [--ticks 40] [--rate 5000] [--peer-ticks 3]
+    python -m bench.console_frame [--ticks 40] [--rate 5000] [--peer-ticks 3] [--untuned-gc]
 
 It runs a headless ``TopApp`` (200×60 terminal) over a ``ClusterState`` filled with
-10,000 tasks and 100 nodes whose inspect polls have answered. Before each tick, outside
+10,000 tasks and 100 nodes whose inspect polls have answered. The state is filled once
+the console has started, as a live console's tasks arrive after it has started: the
+collector settings the console applies then (``tuiq.tui.gc_tuning``, the very object
+the console uses) see the tasks as they would in use, not frozen with the start-up
+objects. ``--untuned-gc`` keeps the interpreter's settings instead, for comparison;
+the settings measured with are in the output (``gc``). Before each tick, outside
 the timed region, the events a ``--rate`` events/s cluster sends in one 0.25 s tick are
 ingested (task-received/started/succeeded of new tasks, heartbeats; the oldest tasks are
 evicted at the cap); ingest time is reported apart.
@@ -16,7 +21,8 @@ harness's waiting is not counted. Times are CPU seconds of the console's thread 
 time on a busy machine mostly measures the neighbours) and wall seconds of the same
 calls. Frames during which Python's collector made a full (generation 2) pass are counted
 and also left out of a second summary: with 10,000 tasks in memory such a pass costs tens
-of milliseconds by itself, whatever the console does.
+of milliseconds by itself, whatever the console does (the console's collector settings
+exist to make such passes rare).
 
 Figures:
 
@@ -30,8 +36,8 @@ Figures:
 * ``peer_datatable``: the same keyed-row diff (``add_row``, ``update_cell``,
   ``remove_row`` in ``batch_update``, then ``sort``) applied to Textual's ``DataTable``
   holding all 10,000 rows, the widget the tasks view would otherwise use, then a full
-  repaint. ``ratio_tuiq_over_datatable`` compares the median CPU time of that with
-  ``tasks_view_full_repaint``.
+  repaint, under the same collector settings. ``ratio_tuiq_over_datatable`` compares the
+  median CPU time of that with ``tasks_view_full_repaint``.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tuiq.events.cluster import ClusterState
+from tuiq.tui.gc_tuning import GcTuning
 
 NODES = 100
 TASKS = 10_000
@@ -114,9 +121,13 @@ class Stream:
                 yield self.heartbeat(index, start + span - 0.01)
 
 
-def build_cluster(clock: Clock, stream: Stream) -> ClusterState:
+def gc_tuning(tuned: bool) -> GcTuning:
+    """The console's collector settings, or (``tuned`` False) the interpreter's own."""
+    return GcTuning() if tuned else GcTuning.untuned()
+
+
+def fill_cluster(cluster: ClusterState, clock: Clock, stream: Stream) -> ClusterState:
     """100 nodes with their polls answered, and 10,000 tasks of a busy minute."""
-    cluster = ClusterState(clock=clock)
     for index in range(NODES):
         cluster.event(stream.heartbeat(index, clock.now - 1.0))
     cluster.ingest(stream.events(3 * TASKS + 300, clock.now - 60.0, 59.0))
@@ -244,16 +255,28 @@ class Frames:
         return figures
 
 
-async def _frames(ticks: int, rate: int) -> dict[str, Any]:
+async def started(pilot: Any, tuning: GcTuning) -> None:
+    """Wait until the app is up and its collector settings are in force."""
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        if tuning.active:
+            return
+        await pilot.pause(0.01)
+    raise RuntimeError("the collector settings were never applied")
+
+
+async def _frames(ticks: int, rate: int, tuned: bool) -> dict[str, Any]:
     from tuiq.tui.app import TopApp
     from tuiq.tui.views.tasks import TasksView
 
     clock = Clock(START)
     stream = Stream()
-    cluster = build_cluster(clock, stream)
+    cluster = ClusterState(clock=clock)
     per_tick = int(rate * TICK)
     app = TopApp(state=cluster, live=False, clock=clock, broker_label="redis://bench")
-    figures: dict[str, Any] = {}
+    if not tuned:
+        app.gc_tuning = gc_tuning(tuned)
+    figures: dict[str, Any] = {"gc": app.gc_tuning.describe()}
     ingest = Frames()
 
     def tick_events() -> None:
@@ -272,6 +295,10 @@ async def _frames(ticks: int, rate: int) -> dict[str, Any]:
 
     paint = Stopwatch()
     async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app.gc_tuning)
+        fill_cluster(cluster, clock, stream)
+        app.refresh_now(full=True)
+        await pilot.pause()
         watch_paint(app, paint)
         await pilot.press("1")
         await pilot.pause()
@@ -303,7 +330,7 @@ async def _frames(ticks: int, rate: int) -> dict[str, Any]:
     return figures
 
 
-async def _peer(ticks: int, rate: int) -> dict[str, Any]:
+async def _peer(ticks: int, rate: int, tuned: bool) -> dict[str, Any]:
     """The same ticks through a DataTable with every task as a keyed row."""
     from rich.text import Text
     from textual.app import App, ComposeResult
@@ -314,8 +341,9 @@ async def _peer(ticks: int, rate: int) -> dict[str, Any]:
 
     clock = Clock(START)
     stream = Stream()
-    cluster = build_cluster(clock, stream)
+    cluster = ClusterState(clock=clock)
     columns = ("state", "name", "id", "node", "received", "runtime", "args")
+    tuning = gc_tuning(tuned)
 
     def cells(uuid: str) -> tuple[Any, ...]:
         task = cluster.tasks[uuid]
@@ -331,6 +359,10 @@ async def _peer(ticks: int, rate: int) -> dict[str, Any]:
     app = PeerApp()
     figures: dict[str, Any] = {}
     async with app.run_test(size=SIZE) as pilot:
+        # As the console does: once the first screen is up, then the tasks come.
+        await pilot.pause()
+        tuning.apply()
+        fill_cluster(cluster, clock, stream)
         table = app.query_one(DataTable)
         for column in columns:
             table.add_column(column, key=column)
@@ -363,10 +395,12 @@ async def _peer(ticks: int, rate: int) -> dict[str, Any]:
             frames.full(apply_changes, app)
             await pilot.pause()
         figures["tasks_view_full_repaint"] = frames.summary()
+    tuning.restore()
     return figures
 
 
-def measure(ticks: int = 40, rate: int = 5000, peer_ticks: int = 3) -> dict[str, Any]:
+def measure(ticks: int = 40, rate: int = 5000, peer_ticks: int = 3,
+            tuned: bool = True) -> dict[str, Any]:
     """Frame times of the console (and of the DataTable peer) as one JSON-ready dict."""
     os.environ.setdefault("TZ", "UTC")
     time.tzset()
@@ -375,9 +409,10 @@ def measure(ticks: int = 40, rate: int = 5000, peer_ticks: int = 3) -> dict[str,
         "terminal": f"{SIZE[0]}x{SIZE[1]}", "events_per_second": rate, "tick_s": TICK,
         "budget_ms": 16.0,
     }
-    result["tuiq"] = asyncio.run(_frames(ticks, rate))
+    result["tuiq"] = asyncio.run(_frames(ticks, rate, tuned))
+    result["gc"] = result["tuiq"].pop("gc")
     if peer_ticks:
-        result["peer_datatable"] = asyncio.run(_peer(peer_ticks, rate))
+        result["peer_datatable"] = asyncio.run(_peer(peer_ticks, rate, tuned))
         ours = result["tuiq"]["tasks_view_full_repaint"]["cpu"]["median_ms"]
         theirs = result["peer_datatable"]["tasks_view_full_repaint"]["cpu"]["median_ms"]
         result["ratio_tuiq_over_datatable"] = round(ours / theirs, 4) if theirs else None
@@ -394,8 +429,11 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=40)
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--peer-ticks", type=int, default=3)
+    parser.add_argument("--untuned-gc", action="store_true",
+                        help="keep the interpreter's collector settings (for comparison)")
     options = parser.parse_args()
-    print(json.dumps(measure(options.ticks, options.rate, options.peer_ticks), indent=2))
+    print(json.dumps(measure(options.ticks, options.rate, options.peer_ticks,
+                             tuned=not options.untuned_gc), indent=2))
 
 
 if __name__ == "__main__":

@@ -5,15 +5,19 @@ refused before anything is sent.
 
 from __future__ import annotations
 
+from textual import events
 from textual.command import CommandList, CommandPalette
+from textual.widgets import Input
 
 from tests.tui.app_pilot import SIZE, pilot_test, screen_text, until
-from tests.tui.canned import ALPHA, FAILED_ID
-from tuiq.tui.keys import KEYS
+from tests.tui.canned import ALPHA, FAILED_ID, RESERVED_ID
+from tuiq.tui.commands import CONSOLE_COMMANDS
+from tuiq.tui.keys import KEYS, keys_for
 from tuiq.tui.screens.command_line import CommandLineScreen
 from tuiq.tui.screens.confirm import ConfirmScreen
 from tuiq.tui.screens.help import HelpScreen
 from tuiq.tui.screens.prompt import ArgumentsScreen
+from tuiq.tui.views.node_detail import NodeDetailScreen
 from tuiq.tui.views.nodes import NodesView
 from tuiq.tui.views.tasks import TasksView
 
@@ -76,6 +80,48 @@ async def test_command_mode_switches_views_and_quits(console):
         await pilot.press("colon", "q", "enter")
         await pilot.pause()
     assert app.return_code == 0
+
+
+#: Key names of the characters the burst tests type that are not their own name.
+KEY_NAMES = {":": "colon", " ": "space", "_": "underscore", ".": "full_stop", "/": "slash"}
+
+
+def send_burst(app, text: str, *keys: str) -> None:
+    """Queue ``text`` then ``keys`` all at once, as a paste or a fast typist does."""
+    for character in text:
+        app._driver.send_message(events.Key(KEY_NAMES.get(character, character), character))
+    for key in keys:
+        app._driver.send_message(events.Key(key, {"enter": "\r"}.get(key)))
+
+
+@pilot_test
+async def test_keys_typed_in_one_burst_after_colon_land_in_the_command_line(console):
+    """Every key is queued before ``:`` has opened the command line; none is lost."""
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        # From the nodes view, where most of these letters are keys of their own.
+        line = "rate_limit shop.cart.add_item 10/q"
+        send_burst(app, ":" + line, "enter")
+        await until(pilot, lambda: isinstance(app.screen, CommandLineScreen) and app.screen.error,
+                    message=lambda: f"no error shown; screen {app.screen!r}")
+        assert app.screen.query_one("#command", Input).value == line
+        assert app.screen.error.startswith("malformed rate limit: '10/q'")
+        await pilot.press("escape")
+
+        # A line that runs: Enter, in the same burst, runs it with every character.
+        send_burst(app, ":tasks", "enter")
+        await until(pilot, lambda: isinstance(app.current_view, TasksView)
+                    and not isinstance(app.screen, CommandLineScreen))
+        assert app.history[-1] == "tasks"
+        assert app.last_outcome is None
+
+
+def test_characters_typed_before_the_command_line_is_composed_start_it():
+    screen = CommandLineScreen("ra")
+    for character in "te":
+        assert screen.type_ahead(events.Key(character, character))
+    assert not screen.type_ahead(events.Key("enter", "\r"))
+    assert screen.text == "rate"
 
 
 @pilot_test
@@ -185,6 +231,35 @@ async def test_palette_offers_every_command_and_prefills_from_the_selection(cons
         assert app.screen.query_one("#destination").value == ALPHA
         await pilot.press("escape")
         assert app.last_outcome is None
+
+
+@pilot_test
+async def test_palette_offers_the_keys_of_the_screen_in_front(console):
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, NodeDetailScreen)
+        entries = await palette_entries(pilot, app)
+        for key in keys_for("node"):
+            # The keys sending a command are there as that command ("revoke ...").
+            as_command = key.command is not None or key.app_action in CONSOLE_COMMANDS
+            assert (key.explanation in entries) != as_command, key
+        await pilot.press("escape")
+
+        # Chosen, they act on the screen as their key would.
+        await pilot.press("ctrl+p", *"tab to the right")
+        await until(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.active_tab == "reserved")
+        assert app.focused is screen.tables["reserved"]
+        await pilot.press("ctrl+p", *"tag / untag the task")
+        await until(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.tables["reserved"].tagged)
+        assert screen.selected_tasks() == [RESERVED_ID]
 
 
 @pilot_test

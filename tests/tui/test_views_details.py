@@ -22,6 +22,7 @@ from tests.tui.canned import (
     canned_cluster,
 )
 from tests.tui.conftest import SNAPSHOT_SIZE
+from tuiq.tui.screens.prompt import ArgumentsScreen
 from tuiq.tui.views.node_detail import TABS, NodeDetailScreen
 from tuiq.tui.views.stats_fields import STATS_HELP
 from tuiq.tui.views.task_detail import TaskDetailScreen
@@ -260,3 +261,85 @@ def test_odd_replies_are_shown_not_fatal(console):
             nodes = app.query_one("NodesView")
             assert [str(c) for c in nodes._row(LEGACY)][3] == "-"  # pool was not a dict
     run(scenario)
+
+
+def test_brackets_step_through_the_tabs_and_wrap(console):
+    async def scenario():
+        app = console()
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            await pilot.press("enter")  # alpha
+            screen = app.screen
+            assert isinstance(screen, NodeDetailScreen) and screen.active_tab == "active"
+            for tab in [*TABS[1:], TABS[0]]:
+                await pilot.press("right_square_bracket")
+                assert screen.active_tab == tab.id
+                # The keys act on the list in front: the focus goes with the tab.
+                assert app.focused is screen.tables[tab.id]
+            await pilot.press("left_square_bracket")
+            assert screen.active_tab == TABS[-1].id
+            await pilot.press("left_square_bracket", "left_square_bracket")
+            assert screen.active_tab == TABS[-3].id
+            # From the tab bar as well (shift+tab puts the focus there).
+            await pilot.press("shift+tab", "right_square_bracket")
+            assert screen.active_tab == TABS[-2].id
+    run(scenario)
+
+
+def test_space_tags_tasks_and_actions_apply_to_every_tagged_one(console):
+    async def scenario():
+        app = console()
+        sent = []
+        app.run_invocation = sent.append  # what would go to the workers
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            await pilot.press("enter")  # alpha
+            screen = app.screen
+            await pilot.press(*["right_square_bracket"] * 3)
+            assert screen.active_tab == "revoked"
+            revoked = list(screen.tables["revoked"].keys)
+            assert revoked[0] == REVOKED_ID and len(revoked) == 3
+
+            # Space tags the row and moves down, as in the lists of the main views.
+            await pilot.press("space", "space")
+            assert screen.tables["revoked"].tagged == set(revoked[:2])
+            assert screen.selected_tasks() == revoked[:2]
+            await pilot.press("x")
+            await pilot.pause()
+            assert [(i.name, i.arguments["task_id"]) for i in sent] == [("revoke", revoked[:2])]
+
+            # Terminate asks for a signal first, the prompt filled with the tagged ids.
+            await pilot.press("k")
+            await until_screen(pilot, ArgumentsScreen)
+            assert app.screen.query_one("#arg-task_id").value == " ".join(revoked[:2])
+            await pilot.press("escape")
+            await pilot.pause()
+
+            # Space again untags; the selection falls back to the cursor row.
+            await pilot.press("up", "space")
+            assert screen.tables["revoked"].tagged == {revoked[0]}
+            await pilot.press("up", "up", "space")
+            assert screen.tables["revoked"].tagged == set()
+            assert screen.selected_tasks() == [revoked[1]]  # the cursor moved on
+
+            # Tags belong to their tab: the Active tab's row is acted on alone.
+            await pilot.press("left_square_bracket", "left_square_bracket", "space")
+            assert screen.active_tab == "reserved"
+            assert screen.selected_tasks() == [RESERVED_ID]
+            assert screen.check_action("tag", ()) is True
+
+            # Where there is no task to tag, the key is shown dimmed and does nothing.
+            screen.show_tab("registered")
+            await pilot.pause()
+            assert screen.check_action("tag", ()) is None
+            await pilot.press("space")
+            assert screen.tables["registered"].tagged == set()
+            footer_tag = app.screen.active_bindings["space"]
+            assert footer_tag.binding.description == "Tag" and not footer_tag.enabled
+    run(scenario)
+
+
+async def until_screen(pilot, kind, tries: int = 50) -> None:
+    for _ in range(tries):
+        if isinstance(pilot.app.screen, kind):
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"no {kind.__name__} came up; screen is {pilot.app.screen!r}")

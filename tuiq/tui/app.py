@@ -20,6 +20,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -39,6 +40,7 @@ from tuiq.tui.commands import (
     shape_fields,
 )
 from tuiq.tui.feed import LiveFeed, receiver_factory
+from tuiq.tui.gc_tuning import GcTuning
 from tuiq.tui.keys import KEYS, bindings
 from tuiq.tui.poller import Poller, PollResult, QueueDepths, run_poll
 from tuiq.tui.screens.command_line import CommandLineScreen
@@ -98,6 +100,8 @@ class TopApp(App[None]):
         self._poll_client: Any = None
         self._depths: QueueDepths | None = None
         self._banner_text = ""
+        #: The collector settings applied once the first screen is up (see gc_tuning).
+        self.gc_tuning = GcTuning()
 
     # -- layout and lifecycle -----------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -118,6 +122,8 @@ class TopApp(App[None]):
             self.set_interval(TICK, self.tick, name="tuiq-tick")
         self.refresh_now(full=True)
         self._focus_view()
+        # After the first paint, so what drawing it created is frozen with the rest.
+        self.call_after_refresh(self.gc_tuning.apply)
 
     def _start_live(self) -> None:
         from tuiq.broker import mask_url
@@ -134,7 +140,8 @@ class TopApp(App[None]):
         self.poller.start()
 
     def on_unmount(self) -> None:
-        """Stop the threads and release the connections."""
+        """Stop the threads, release the connections, put the collector back as it was."""
+        self.gc_tuning.restore()
         if self.poller is not None:
             self.poller.stop()
         if self.feed is not None:
@@ -355,10 +362,22 @@ class TopApp(App[None]):
         if len(self.screen_stack) > 1:
             self.pop_screen()
 
-    def action_command_mode(self, text: str = "") -> None:
-        """Open the ``:`` command line."""
-        self.push_screen(CommandLineScreen(text, read_only=self.read_only,
-                                           history=self.history), self._command_entered)
+    async def action_command_mode(self, text: str = "") -> None:
+        """Open the ``:`` command line, and wait until it is up and focused.
+
+        The keys typed right behind ``:`` are still on their way up from the old focus
+        (see ``type_ahead``); waiting here holds them back until the line can take them
+        (:meth:`on_key`), Enter among them finding the line's bindings.
+        """
+        await self.push_screen(CommandLineScreen(text, read_only=self.read_only,
+                                                 history=self.history),
+                               self._command_entered)
+
+    def on_key(self, event: events.Key) -> None:
+        """Characters typed right behind ``:`` reach the app from below: into the line."""
+        screen = self.screen
+        if isinstance(screen, CommandLineScreen):
+            screen.type_ahead(event)
 
     def _command_entered(self, result: Invocation | str | None) -> None:
         if result is None:
@@ -368,9 +387,21 @@ class TopApp(App[None]):
             return
         self.confirm_and_run(result)
 
-    def run_key_action(self, action: str) -> None:
-        """Run a key-table action (``app.toggle_pause``, ``show_view('tasks')``...)."""
-        self.call_later(self.run_action, action.removeprefix("app."))
+    def run_key_action(self, action: str, scope: str = "global") -> None:
+        """Run a key-table action (``app.toggle_pause``, ``show_view('tasks')``...).
+
+        An action of a view or detail screen (``tag``, ``next_tab``: ``scope`` says
+        whose) runs on the one in front, as its key would.
+        """
+        if scope == "global" or action.startswith("app."):
+            self.call_later(self.run_action, action.removeprefix("app."))
+        else:
+            self.call_later(self._run_scoped_action, action, scope)
+
+    async def _run_scoped_action(self, action: str, scope: str) -> None:
+        target = self.base_screen if scope in ("node", "task") else self.current_view
+        if target is not None:
+            await self.run_action(action, target)
 
     async def on_nodes_view_opened(self, message: Any) -> None:
         """Enter on a node: its detail screen, polled right away."""

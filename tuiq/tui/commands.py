@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -308,7 +309,7 @@ class ConsoleCommands(Provider):
             label = spec.name + (f" {spec.signature}" if spec.signature else "")
             entries.append((label, spec.help + selection_hint(spec, context),
                             _chooser(app.begin_command, spec.name)))
-        from tuiq.tui.keys import KEYS
+        from tuiq.tui.keys import KEYS, keys_for
 
         seen: set[str] = set()
         for key in KEYS:
@@ -317,6 +318,15 @@ class ConsoleCommands(Provider):
             seen.add(key.id)
             entries.append((key.explanation, f"key {key.label}",
                             _chooser(app.run_key_action, key.action)))
+        if context.scope != "global":
+            # The keys of the view or screen in front, but those sending a command: that
+            # command is listed above already, pre-filled the same way.
+            for key in keys_for(context.scope, read_only):
+                if key.command or key.app_action in CONSOLE_COMMANDS:
+                    continue
+                entries.append((key.explanation, f"key {key.label}",
+                                _chooser(partial(app.run_key_action, scope=key.scope),
+                                         key.action)))
         return entries
 
     async def discover(self) -> Hits:

@@ -8,15 +8,18 @@ invocation (or the console action) for the app to run.
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
 from tuiq.control.arguments import CommandError
 from tuiq.tui.commands import VIEW_COMMANDS, Invocation, catalogue, find, parse_line
+from tuiq.tui.type_ahead import type_ahead
 
 
 class CommandSuggester(Suggester):
@@ -80,8 +83,24 @@ class CommandLineScreen(ModalScreen[Invocation | str | None]):
 
     def on_mount(self) -> None:
         """Type right away."""
-        self.query_one("#command", Input).focus()
+        # At once, not on the app's next turn: the keys typed right behind ":" are
+        # handled next, and Enter among them must find the line's own bindings.
+        self.set_focus(self.query_one("#command", Input))
         self._show_usage(self.text)
+
+    def type_ahead(self, event: events.Key) -> bool:
+        """Type a character sent to the screen below before this line was up; True if so."""
+        try:
+            field = self.query_one("#command", Input)
+        except NoMatches:
+            # Not composed yet: the characters become the line it starts with.
+            if not event.is_printable:
+                return False
+            event.stop()
+            event.prevent_default()
+            self.text += event.character or ""
+            return True
+        return type_ahead(field, event)
 
     @property
     def error(self) -> str:

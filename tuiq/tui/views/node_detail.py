@@ -146,6 +146,36 @@ class NodeDetailScreen(Screen):
         key = table.cursor_key
         return [key] if key is not None else []
 
+    # -- actions (keys from the console's key table) ---------------------------------------
+
+    def action_tag(self) -> None:
+        """Tag or untag the task under the cursor (in the tabs that list tasks)."""
+        tab = TABS_BY_ID[self.active_tab]
+        if tab.lists_tasks:
+            self.tables[tab.id].toggle_tag()
+
+    def action_previous_tab(self) -> None:
+        """The tab to the left; from the first, the last."""
+        self._step_tab(-1)
+
+    def action_next_tab(self) -> None:
+        """The tab to the right; from the last, the first."""
+        self._step_tab(1)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Tag only where there are tasks to tag: shown dimmed on the other tabs."""
+        if action == "tag" and self.is_mounted and not TABS_BY_ID[self.active_tab].lists_tasks:
+            return None
+        return True
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Another tab in front, however chosen: the footer follows what it allows."""
+        self.refresh_bindings()
+
+    def _step_tab(self, step: int) -> None:
+        ids = [tab.id for tab in TABS]
+        self.show_tab(ids[(ids.index(self.active_tab) + step) % len(ids)])
+
     def refresh_from(self, cluster: ClusterState, now: float) -> None:
         """Show the node as ``cluster`` knows it at ``now``."""
         self._cluster, self._now = cluster, now

@@ -24,6 +24,7 @@ from tuiq.events.cluster import ClusterState
 from tuiq.events.models import Changes, TaskInfo
 from tuiq.states import STARTED
 from tuiq.tui.keys import bindings
+from tuiq.tui.type_ahead import binds, type_ahead
 from tuiq.tui.views import formatting as fmt
 from tuiq.tui.views import task_fields as tf
 from tuiq.tui.views.task_filter import FilterError, TaskFilter
@@ -122,17 +123,15 @@ class TasksView(Widget):
         """Open the filter as soon as its key leaves the table, and type into it.
 
         Keys that arrive together (a paste, a fast typist on a slow link) are all sent
-        to the table before the first one has been acted on. Bindings act only when a
-        key reaches the app, by which time the characters behind ``/`` would already be
-        lost; opening the filter here, in key order, lets them land in it.
+        to the table before the first one has been acted on (see ``type_ahead``).
+        Bindings act only when a key reaches the app, by which time the characters
+        behind ``/`` would have gone to the table's keys ("s" sorts); opening the filter
+        here, in key order, lets them land in it.
         """
         field = self.query_one("#tasks-filter", Input)
-        if event.is_printable and self.has_class("filtering") and self.app.focused is field:
-            event.stop()
-            event.prevent_default()
-            field.insert_text_at_cursor(event.character or "")
-        elif any(binding.action == "filter"
-                 for binding in self._bindings.key_to_bindings.get(event.key, ())):
+        if self.has_class("filtering") and self.app.focused is field:
+            type_ahead(field, event)
+        elif binds(self, event, "filter"):
             event.stop()
             event.prevent_default()
             self.action_filter()
