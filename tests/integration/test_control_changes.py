@@ -115,6 +115,15 @@ def test_pool_grows_and_shrinks_with_prefetch(node):
         .get(timeout=20) == 3
 
 
+def test_pool_resize_refuses_counts_below_one(node):
+    before = _stats(node)["pool"]["max-concurrency"]
+    for command in ("pool_grow", "pool_shrink"):
+        for n in (-5, 0):
+            reply = _reply(node, command, n=n)
+            assert "positive whole number" in reply["error"], (command, n, reply)
+    assert _stats(node)["pool"]["max-concurrency"] == before
+
+
 def test_terminate_kills_the_running_task_and_marks_it_revoked(node):
     result = node.app.tasks["testproj.sleep"].apply_async((30,), queue=node.queue)
     wait_until(lambda: any(t["id"] == result.id for t in _reply(node, "active")), timeout=15)

@@ -1,12 +1,18 @@
 """Process signals sent to the worker's main pid only (the worker runs in its own session).
 
 TERM and INT: warm shutdown, running tasks finish, reserved ones are handed
-back. INT twice and QUIT: cold shutdown. USR1: stack dump. HUP: restart in place.
+back. INT twice and QUIT: cold shutdown. USR1: stack dump. HUP: restart in place,
+or for a worker started from a terminal: ignored, then a warm shutdown once the
+terminal has hung up.
 """
 
 from __future__ import annotations
 
+import os
+import pty
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -20,9 +26,14 @@ from tests.integration.helpers import (
     wait_logged,
     wait_until,
 )
-from tests.support.brokers import unique
+from tests.support.brokers import broker_urls, unique
 from tests.support.testproj import add, inspect_request, sleep
-from tests.support.workers import wait_for_ping
+from tests.support.workers import ROOT, client_app, wait_for_ping
+
+#: Runs ``python -m tuiq ARGS`` with standard input's terminal as the controlling one
+#: (a session leader that opens a terminal acquires it), as in a real terminal.
+IN_TERMINAL = ("import os, runpy, sys; os.close(os.open(os.ttyname(0), os.O_RDWR)); "
+               "sys.argv = ['tuiq', *sys.argv[1:]]; runpy.run_module('tuiq', run_name='__main__')")
 
 
 def start_running(own: OwnWorker, tmp_path, seconds: float, reserved: int = 0):
@@ -73,7 +84,8 @@ def test_int_once_is_warm(embedded_url, tmp_path):
         slow, waiting, marker = start_running(own, tmp_path, 1.0, reserved=1)
         own.worker.signal(signal.SIGINT)
         assert own.worker.wait(timeout=20) == 0
-        assert "Hitting Ctrl+C again will terminate all running tasks" in own.worker.log()
+        assert ("SIGINT received (Ctrl+C again kills the running tasks): warm shutdown"
+                in own.worker.log())
         assert slow.get(timeout=5) == 1.0
         assert read_marker(marker)[-1] == "done"
         assert waiting[0].state == "PENDING"
@@ -98,7 +110,7 @@ def test_int_twice_is_cold(embedded_url, tmp_path):
         slow, _, marker = start_running(own, tmp_path, 10)
         started = time.monotonic()
         own.worker.signal(signal.SIGINT)
-        wait_logged(own.worker, "Hitting Ctrl+C again")
+        wait_logged(own.worker, "Ctrl+C again kills the running tasks")
         assert own.worker.process.poll() is None, "one INT must not stop a busy worker"
         own.worker.signal(signal.SIGINT)
         _assert_cold(own, slow, marker, started)
@@ -154,3 +166,39 @@ def test_hup_restarts_in_place(embedded_url, tmp_path):
         assert len(new_children) == 2
         assert not new_children & old_children, "the pool was not restarted"
         assert worker.stop() == 0
+
+
+def test_hup_from_a_closed_terminal_is_a_warm_shutdown(embedded_url, tmp_path):
+    broker, backend = broker_urls("redis", embedded_url)
+    name = unique("tty")
+    nodename = f"{name}@{os.uname().nodename}"
+    logfile = tmp_path / "tty.log"
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(logfile, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", IN_TERMINAL, "worker", "-A", "tests.support.testproj",
+             "-b", broker, "--result-backend", backend, "-n", nodename, "-Q", name,
+             "-c", "1", "-l", "INFO"],
+            stdin=slave, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT),
+            start_new_session=True)
+    os.close(slave)
+    app = client_app(broker, backend)
+    try:
+        wait_for_ping(app, nodename, process, logfile)
+        # While the terminal is there, a HUP is not a restart request.
+        process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP ignored" in logfile.read_text(), timeout=10,
+                   message="no warning for a HUP with the terminal open")
+        assert process.poll() is None
+        # Closing the terminal hangs it up: the worker stops, warm, instead of restarting.
+        os.close(master)
+        assert process.wait(timeout=30) == 0
+        log = logfile.read_text()
+        assert "SIGHUP received, the terminal hung up: warm shutdown" in log
+        assert "restarting" not in log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        app.close()

@@ -48,7 +48,8 @@ def captured():
     ("rate_limit proj.add fast", "Error: malformed rate limit: 'fast' (use e.g. 10/s, 100/m, "
                                  "1000/h, or 0 to disable)"),
     ("revoke abc --signal SIGWHAT", "Error: unknown signal: 'SIGWHAT' (use e.g. TERM, KILL, INT)"),
-    ("pool_grow lots", "Error: pool_grow: invalid n: 'lots' (expected int)"),
+    ("pool_grow lots", "Error: pool_grow: invalid n: 'lots' (expected a positive whole number)"),
+    ("pool_grow -5", "Error: pool_grow: invalid n: '-5' (expected a positive whole number)"),
     ("terminate", "Error: terminate: missing argument signal (usage: terminate <signal> "
                   "<task_id...>)"),
     ("inspect ping -t soon", "Error: --timeout must be a number of seconds, not 'soon'"),

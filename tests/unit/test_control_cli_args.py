@@ -58,7 +58,7 @@ def test_bool_words_are_parsed_not_truthy():
     (RATE, ["proj.add", "10/x"], {}, "malformed rate limit: '10/x'"),
     (RATE, ["proj.add", "-5"], {}, "malformed rate limit"),
     (RATE, ["proj.add"], {}, "missing argument rate_limit"),
-    (GROW, ["many"], {}, "pool_grow: invalid n: 'many' (expected int)"),
+    (GROW, ["many"], {}, "pool_grow: invalid n: 'many' (expected a whole number)"),
     (GROW, ["1", "2"], {}, "pool_grow takes at most 1 argument(s), got extra: 2"),
     (GROW, ["1"], {"n": "2"}, "n given twice"),
 ])

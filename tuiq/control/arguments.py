@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tuiq.control.builtin.replies import signal_number, to_bool
+from tuiq.control.builtin.replies import positive_int, signal_number, to_bool
 from tuiq.control.registry import Argument, Command
 from tuiq.exceptions import TuiqError
 
@@ -21,6 +21,11 @@ TASK_ID_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 TASK_ID_ARGUMENTS = frozenset({"task_id", "ids"})
 #: Commands that never reply (PROTOCOL.md §2.5): sent as casts.
 NO_REPLY_COMMANDS = frozenset({"shutdown"})
+
+
+#: How a value's expected kind is named in an error.
+KIND_NAMES = {int: "a whole number", float: "a number", bool: "yes or no",
+              positive_int: "a positive whole number"}
 
 
 class CommandError(TuiqError):
@@ -42,7 +47,7 @@ def convert(command: str, arg: Argument, text: Any) -> Any:
     try:
         return converter(text)
     except (ValueError, TypeError):
-        kind = getattr(arg.type, "__name__", "value")
+        kind = KIND_NAMES.get(arg.type) or getattr(arg.type, "__name__", "value")
         raise CommandError(f"{command}: invalid {arg.name}: {text!r} (expected {kind})") from None
 
 

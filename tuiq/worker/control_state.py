@@ -296,8 +296,7 @@ class ControlState:
             send()
 
     def request_shutdown(self, reason: str) -> None:
-        """Warm shutdown by remote command."""
-        logger.warning(reason)
+        """Warm shutdown by remote command (the worker logs the reason once)."""
         self.worker.request_shutdown(reason)
 
 

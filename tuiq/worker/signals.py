@@ -1,7 +1,9 @@
 """Process signals of the worker's main process.
 
 TERM: warm shutdown. INT: warm, a second INT cold. QUIT: cold. USR1: dump
-every thread's stack to the log. HUP: restart in place (without a terminal).
+every thread's stack to the log. HUP: restart in place (without a terminal);
+for a worker started from a terminal, ignored while the terminal is there and a
+warm shutdown once it has gone (the terminal hung up).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def has_controlling_terminal() -> bool:
 def install_signal_handlers(worker: Worker) -> None:
     """Install the worker's handlers in the main thread."""
     interrupts = {"count": 0}
+    # Known at start: once the terminal is closed, /dev/tty no longer opens, and a
+    # HUP from a closed terminal must not be taken for a daemon's restart request.
+    started_in_terminal = has_controlling_terminal()
 
     def on_term(signum, frame) -> None:
         worker.request_shutdown("worker: SIGTERM received")
@@ -50,8 +55,8 @@ def install_signal_handlers(worker: Worker) -> None:
     def on_int(signum, frame) -> None:
         interrupts["count"] += 1
         if interrupts["count"] == 1:
-            worker.request_shutdown("worker: Hitting Ctrl+C again will terminate all running "
-                                    "tasks!")
+            worker.request_shutdown("worker: SIGINT received (Ctrl+C again kills the running "
+                                    "tasks)")
         else:
             worker.request_shutdown("worker: SIGINT received twice", cold=True)
 
@@ -62,8 +67,12 @@ def install_signal_handlers(worker: Worker) -> None:
         logger.warning("Dumping thread stacks (SIGUSR1):%s", dump_stacks())
 
     def on_hup(signum, frame) -> None:
-        if has_controlling_terminal():
-            logger.warning("SIGHUP ignored: restart in place needs a worker without a terminal")
+        if started_in_terminal:
+            if has_controlling_terminal():
+                logger.warning("SIGHUP ignored: restart in place needs a worker without a "
+                               "terminal")
+            else:
+                worker.request_shutdown("worker: SIGHUP received, the terminal hung up")
             return
         worker.restart_requested = True
         worker.request_shutdown("worker: SIGHUP received, restarting")

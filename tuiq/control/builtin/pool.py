@@ -4,26 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuiq.control.builtin.replies import to_bool
+from tuiq.control.builtin.replies import nok, positive_int, to_bool
 from tuiq.control.registry import Argument, control_command
 
 
 @control_command(
-    args=(Argument("n", type=int, default=1, help="processes or threads to add"),),
+    args=(Argument("n", type=positive_int, default=1, help="processes or threads to add"),),
     help="Grow the pool by n.",
 )
 def pool_grow(state, n: int = 1, **kwargs: Any) -> dict[str, Any]:
     """Add ``n`` pool processes (not with autoscale)."""
-    return state.resize_pool(int(n))
+    return _resize(state, n, 1)
 
 
 @control_command(
-    args=(Argument("n", type=int, default=1, help="processes or threads to remove"),),
+    args=(Argument("n", type=positive_int, default=1,
+                   help="processes or threads to remove"),),
     help="Shrink the pool by n.",
 )
 def pool_shrink(state, n: int = 1, **kwargs: Any) -> dict[str, Any]:
     """Remove ``n`` idle pool processes (not with autoscale)."""
-    return state.resize_pool(-int(n))
+    return _resize(state, n, -1)
+
+
+def _resize(state, n: Any, direction: int) -> dict[str, Any]:
+    # A zero or negative count from any client (Celery's CLI sends what it is given)
+    # would turn a grow into a shrink, or shrink past what the pool can drop.
+    try:
+        count = positive_int(n)
+    except (TypeError, ValueError):
+        return nok(f"n must be a positive whole number, not {n!r}")
+    return state.resize_pool(direction * count)
 
 
 @control_command(

@@ -45,6 +45,14 @@ def to_bool(value: Any) -> bool:
     return bool(value)
 
 
+def positive_int(value: Any) -> int:
+    """A whole number of at least 1 (a count of processes, say); ValueError otherwise."""
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"not a positive whole number: {value!r}")
+    return number
+
+
 def optional_float(value: Any) -> float | None:
     """A float, or None for ``None``/``""``/``"none"``."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
