@@ -71,7 +71,9 @@ def test_json_toggles(captured):
     assert captured.run("json") and captured.shell.json_mode
     assert captured.run("json off") and not captured.shell.json_mode
     assert captured.run("json ON") and captured.shell.json_mode
-    assert captured.stdout.getvalue().splitlines() == \
+    # Remarks about the shell go to stderr: stdout keeps only what commands answer.
+    assert captured.stdout.getvalue() == ""
+    assert captured.stderr.getvalue().splitlines() == \
         ["json output on", "json output off", "json output on"]
 
 
@@ -80,7 +82,8 @@ def test_use_all_and_showing_the_destination(captured):
     assert captured.run("use")
     assert captured.run("use all")
     assert captured.shell.destination is None
-    assert captured.stdout.getvalue().splitlines() == \
+    assert captured.stdout.getvalue() == ""
+    assert captured.stderr.getvalue().splitlines() == \
         ["destination: w1@x", "destination: all nodes"]
 
 

@@ -76,6 +76,14 @@ class Shell:
         stream.write(text + "\n")
         stream.flush()
 
+    def status(self, text: str) -> None:
+        """A remark about the shell itself (destination, modes), on standard error.
+
+        Standard output carries only what commands answer, so ``-c "use n" -c "stats -j"``
+        writes JSON a script can read.
+        """
+        self.err.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
     def error(self, message: str) -> None:
         """One red line on standard error."""
         line = " ".join(message.split()) if message else "failed"
@@ -167,7 +175,7 @@ class Shell:
         if not pings:
             raise ShellError(f"no node replied within {timeout:g}s")
         self.client.broadcast(name, arguments, destination=sorted(pings))
-        self.write(f"{name} sent to {', '.join(sorted(pings))}")
+        self.status(f"{name} sent to {', '.join(sorted(pings))}")
         if pings.missing:
             raise ShellError(f"no reply from {', '.join(pings.missing)}")
         return True
@@ -295,7 +303,7 @@ class Shell:
         """``use NODE...`` / ``use all``: the default destination."""
         nodes = split_nodes(parsed.positionals)
         if not nodes:
-            self.write(f"destination: {describe_destination(self.destination)}")
+            self.status(f"destination: {describe_destination(self.destination)}")
             return True
         if "all" in nodes:
             if len(nodes) > 1:
@@ -316,7 +324,7 @@ class Shell:
             self.destination = nodes
         if self.on_nodes_changed is not None:
             self.on_nodes_changed()
-        self.write(f"destination: {describe_destination(self.destination)}")
+        self.status(f"destination: {describe_destination(self.destination)}")
         return True
 
     def cmd_json(self, parsed: Parsed) -> bool:
@@ -325,7 +333,7 @@ class Shell:
         if state not in (None, "on", "off"):
             raise ShellError(f"json: expected on or off, not {state!r}")
         self.json_mode = (not self.json_mode) if state is None else state == "on"
-        self.write(f"json output {'on' if self.json_mode else 'off'}")
+        self.status(f"json output {'on' if self.json_mode else 'off'}")
         return True
 
     def cmd_events(self, parsed: Parsed) -> bool:
