@@ -21,6 +21,12 @@ class CliError(click.ClickException):
         click.secho(f"Error: {self.format_message()}", err=True, fg="red")
 
 
+class CliUsageError(CliError):
+    """A wrong command line, as one line (click's usage errors print the usage too): exit 2."""
+
+    exit_code = 2
+
+
 def load_app(ctx: click.Context, app_spec: str | None = None, broker: str | None = None,
              backend: str | None = None) -> App:
     """The app from ``-A`` (subcommand or group), with ``--broker``/``--result-backend``."""

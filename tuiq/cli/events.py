@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import click
 
-from tuiq.cli.common import CliError, load_app
+from tuiq.cli.common import CliError, CliUsageError, load_app
 
 
 def type_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
@@ -109,7 +109,7 @@ def events(ctx: click.Context, dump: bool, types: tuple[str, ...], limit: int | 
     """
     if not dump:
         if types or limit is not None or timeout is not None:
-            raise CliError("--type, --limit and --timeout go with --dump")
+            raise CliUsageError("--type, --limit and --timeout go with --dump")
         _open_console(ctx, app_spec, broker)
         return
     app = load_app(ctx, app_spec, broker)
