@@ -60,7 +60,7 @@ async def test_command_mode_errors_are_one_line(console):
         assert await command_error(pilot, app, "ping -t soon") == \
             "ping: invalid timeout: 'soon' (seconds, e.g. 2.5)"
         assert await command_error(pilot, app, "pool_grow many") == \
-            "pool_grow: invalid n: 'many' (expected int)"
+            "pool_grow: invalid n: 'many' (expected a positive whole number)"
         assert await command_error(pilot, app, "terminate BOGUS abc") == \
             "unknown signal: 'BOGUS' (use e.g. TERM, KILL, INT)"
         assert await command_error(pilot, app, "ping --frob") == "ping: unknown option --frob"
