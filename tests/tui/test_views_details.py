@@ -194,6 +194,31 @@ def test_task_detail_fields_timeline_and_traceback(console):
     run(scenario)
 
 
+def test_a_retry_that_later_succeeded_is_not_shown_as_a_failure(console):
+    async def scenario():
+        cluster = canned_cluster()[0]
+        base = {"hostname": ALPHA, "utcoffset": 0.0, "pid": 1, "clock": 1}
+        cluster.ingest([
+            {**base, "type": "task-received", "uuid": "flaky-1", "name": "shop.flaky",
+             "args": "()", "kwargs": "{}", "timestamp": NOW - 3, "local_received": NOW - 3},
+            {**base, "type": "task-retried", "uuid": "flaky-1", "exception": "KeyError('again')",
+             "traceback": "Traceback (most recent call last):\nKeyError: 'again'\n",
+             "timestamp": NOW - 2, "local_received": NOW - 2},
+            {**base, "type": "task-succeeded", "uuid": "flaky-1", "result": "'done'",
+             "runtime": 0.1, "timestamp": NOW - 1, "local_received": NOW - 1},
+        ])
+        app = console(cluster)
+        async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+            screen = await open_task(app, pilot, "flaky-1")
+            fields = screen.query_one("#task-fields", Static).content
+            labels = [str(cell) for cell in fields.columns[0].cells]
+            assert "Exception" not in labels
+            assert "Last retry" in labels
+            title = screen.query_one("#task-traceback", Static).content.renderables[0]
+            assert str(title) == "Traceback of the last retry"
+    run(scenario)
+
+
 def test_task_detail_ids_and_unknown_task(console):
     async def scenario():
         app = console()

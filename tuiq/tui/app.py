@@ -162,6 +162,9 @@ class TopApp(App[None]):
 
     def tick(self) -> None:
         """Drain the feed into the model and redraw what changed (unless paused)."""
+        if not self._running:
+            # A timer can fire while Textual removes the screens at exit.
+            return
         if self.feed is not None:
             events = self.feed.drain()
             if events:

@@ -127,7 +127,8 @@ def fields_table(task: TaskInfo, now: float) -> Table:
         ("Args", task.args),
         ("Kwargs", task.kwargs),
         ("Result", task.result),
-        ("Exception", None if task.exception is None else Text(task.exception, style="red")),
+        (_exception_label(task), None if task.exception is None
+         else Text(task.exception, style="red" if task.state == "FAILURE" else "yellow")),
         ("Revoked", _revoke_details(task)),
         ("Requeued", None if task.requeue is None else ("yes" if task.requeue else "no")),
     ]
@@ -158,10 +159,17 @@ def traceback_view(task: TaskInfo) -> RenderableType:
     """The traceback, highlighted as Python's; empty when the task has none."""
     if not task.traceback:
         return ""
-    title = Text("Traceback", style="bold")
+    title = Text("Traceback" if task.state == "FAILURE" else "Traceback of the last retry",
+                 style="bold")
     code = Syntax(task.traceback.rstrip("\n"), "pytb", theme="ansi_dark", word_wrap=True,
                   background_color="default")
     return Group(title, code)
+
+
+def _exception_label(task: TaskInfo) -> str:
+    # task-retried also carries an exception: on a task that went on to succeed (or is
+    # running again) it says why it was retried, not that it failed.
+    return "Exception" if task.state == "FAILURE" else "Last retry"
 
 
 def _time(when: float | None) -> str | None:
