@@ -162,8 +162,10 @@ async def test_help_lists_every_key_of_the_table(console):
 async def test_read_only_hides_and_refuses_destructive_actions(console):
     app = console(read_only=True)
     async with app.run_test(size=(160, 200)) as pilot:
-        # Keys: not in the footer, and pressing them does nothing.
+        # The header says so.
         await pilot.pause()
+        assert "tuiq top (read-only)" in screen_text(app).splitlines()[0]
+        # Keys: not in the footer, and pressing them does nothing.
         footer = next(line for line in screen_text(app).splitlines() if "? Help" in line)
         assert "Shutdown" not in footer and "Ping" in footer
         for key in ("X", "ctrl+r", "u"):
@@ -192,11 +194,12 @@ async def test_read_only_hides_and_refuses_destructive_actions(console):
         await pilot.press("escape")
 
         # Command mode: refused in one line.
-        for line in ("shutdown", "terminate KILL abc", "pool_restart", "purge celery",
-                     "revoke abc --terminate"):
+        for line in ("shutdown", "terminate KILL abc", "pool_restart", "purge celery"):
             name = line.split()[0]
             assert await command_error(pilot, app, line) == \
                 f"{name} is not allowed in read-only mode", line
+        assert await command_error(pilot, app, "revoke abc --terminate") == \
+            "revoke --terminate is not allowed in read-only mode (a plain revoke is)"
         assert app.last_outcome is None
 
 

@@ -195,7 +195,7 @@ class TopApp(App[None]):
             return
         header.refresh_from(self.cluster, now, broker=self.broker_label,
                             connected=self.connected, paused=self.paused,
-                            queue_depths=self.queue_depths)
+                            queue_depths=self.queue_depths, read_only=self.read_only)
 
     def _show_banner(self) -> None:
         text, kind = self.banner()
@@ -519,8 +519,7 @@ class TopApp(App[None]):
             return
         if invocation.destructive:
             if self.read_only:
-                self.notify(f"{invocation.name} is not allowed in read-only mode",
-                            severity="error", markup=False)
+                self.notify(invocation.refusal(), severity="error", markup=False)
                 return
             title, question = danger(invocation)
             self.push_screen(ConfirmScreen(title, question, invocation.describe()),

@@ -87,6 +87,12 @@ class Invocation:
         """True when it needs a confirmation (and is refused in read-only mode)."""
         return is_destructive(self.spec, self.arguments)
 
+    def refusal(self) -> str:
+        """Why read-only mode refuses it, naming the argument that made it destructive."""
+        if self.spec.name == "revoke" and self.arguments.get("terminate"):
+            return "revoke --terminate is not allowed in read-only mode (a plain revoke is)"
+        return f"{self.name} is not allowed in read-only mode"
+
     def describe(self) -> str:
         """One line saying what will happen, for the confirmation."""
         words = [self.name, *(_show(name, value) for name, value in self.arguments.items())]
@@ -144,7 +150,7 @@ def parse_line(text: str, *, read_only: bool = False) -> Invocation | str:
     arguments = shape_arguments(spec, positionals, options)
     invocation = Invocation(spec, arguments, destination, timeout or spec.default_timeout)
     if read_only and invocation.destructive:
-        raise CommandError(f"{spec.name} is not allowed in read-only mode")
+        raise CommandError(invocation.refusal())
     if invocation.console and destination:
         raise CommandError(f"{spec.name} does not take -d/--destination")
     return invocation

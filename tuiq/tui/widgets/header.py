@@ -53,17 +53,18 @@ class ClusterHeader(Widget):
             yield Static("", id="header-queues")
 
     def refresh_from(self, cluster: ClusterState, now: float, *, broker: str, connected: bool,
-                     paused: bool, queue_depths: dict[str, int] | None = None) -> None:
+                     paused: bool, queue_depths: dict[str, int] | None = None,
+                     read_only: bool = False) -> None:
         """Show the cluster at ``now`` and the console's own state (connection, pause)."""
-        self._shown = (cluster, now, broker, connected, paused, queue_depths)
+        self._shown = (cluster, now, broker, connected, paused, queue_depths, read_only)
         self.set_class(not connected, "disconnected")
         self.set_class(paused, "paused")
         summary = self.summary_text(cluster, now, broker=broker, connected=connected,
-                                    paused=paused)
+                                    paused=paused, read_only=read_only)
         if self.size.width and summary.cell_len > self.size.width - 2:
             # A narrow terminal cuts the end of the line: drop the title, keep the totals.
             summary = self.summary_text(cluster, now, broker=broker, connected=connected,
-                                        paused=paused, title=False)
+                                        paused=paused, title=False, read_only=read_only)
         show_text(self.query_one("#header-top", Static), summary)
         rate = Text("tasks/s ", style="bold")
         rate.append(fmt.rate(cluster.throughput(now)).removesuffix("/s"))
@@ -77,17 +78,22 @@ class ClusterHeader(Widget):
     def on_resize(self) -> None:
         """The title comes or goes with the width: draw the last figures again."""
         if self._shown is not None:
-            cluster, now, broker, connected, paused, depths = self._shown
+            cluster, now, broker, connected, paused, depths, read_only = self._shown
             self.refresh_from(cluster, now, broker=broker, connected=connected, paused=paused,
-                              queue_depths=depths)
+                              queue_depths=depths, read_only=read_only)
 
     @staticmethod
     def summary_text(cluster: ClusterState | None, now: float, *, broker: str, connected: bool,
-                     paused: bool, title: bool = True) -> Text:
+                     paused: bool, title: bool = True, read_only: bool = False) -> Text:
         """The first line: title, broker, connection and pause, nodes, totals."""
         text = Text()
         if title:
             text.append("tuiq top", style="bold")
+            if read_only:
+                text.append(" (read-only)", style="bold cyan")
+            text.append(*_SEPARATOR)
+        elif read_only:
+            text.append("read-only", style="bold cyan")
             text.append(*_SEPARATOR)
         text.append(broker or "(no broker)")
         text.append("  ")
