@@ -44,6 +44,33 @@ def _snapshots_at_top_level(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _builtin_commands_only(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The registry as a fresh ``tuiq top`` has it: the built-in commands only.
+
+    The registry is process-wide; other tests import modules that register their own
+    commands, which would then show in the palette and change what a snapshot holds.
+    Tests that load such modules themselves (marked ``user_commands``) keep them.
+    """
+    from tuiq.control import registry
+
+    if request.node.get_closest_marker("user_commands"):
+        yield
+        return
+    commands, aliases = dict(registry.COMMANDS), dict(registry.ALIASES)
+    builtin = {name: command for name, command in commands.items()
+               if command.handler.__module__.startswith("tuiq.control.builtin")}
+    registry.COMMANDS.clear()
+    registry.COMMANDS.update(builtin)
+    registry.ALIASES.clear()
+    registry.ALIASES.update({alias: name for alias, name in aliases.items() if name in builtin})
+    yield
+    registry.COMMANDS.clear()
+    registry.COMMANDS.update(commands)
+    registry.ALIASES.clear()
+    registry.ALIASES.update(aliases)
+
+
+@pytest.fixture(autouse=True)
 def _utc() -> Iterator[None]:
     """Wall-clock times render the same on every machine."""
     previous = os.environ.get("TZ")

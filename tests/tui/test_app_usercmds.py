@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.command import CommandList, CommandPalette
 
 from tests.tui.app_pilot import SIZE, pilot_test, redis_urls, start_cluster, until
@@ -10,6 +11,7 @@ from tuiq.tui.app import TopApp
 from tuiq.tui.screens.prompt import ArgumentsScreen
 
 
+@pytest.mark.user_commands
 @pilot_test
 async def test_user_commands_in_the_palette_and_command_mode(tmp_path):
     broker, backend = redis_urls()

@@ -14,12 +14,21 @@ from tuiq.tui.gc_tuning import THRESHOLDS, GcTuning
 
 @pytest.fixture(autouse=True)
 def _collector_as_found() -> Iterator[None]:
-    """Whatever a failing test leaves, the next test finds the collector as it was."""
+    """Each test starts with nothing frozen, and the collector is left as it was found.
+
+    Earlier tests in the same process may have frozen objects (the prefork pool freezes
+    before it forks): a console then leaves that freeze alone, which is not what these
+    tests are about.
+    """
     thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    if frozen:
+        gc.unfreeze()
     yield
     gc.set_threshold(*thresholds)
     if gc.get_freeze_count() and not frozen:
         gc.unfreeze()
+    elif frozen and not gc.get_freeze_count():
+        gc.freeze()
 
 
 @pilot_test
