@@ -77,3 +77,14 @@ def test_json_shapes_match_celery():
     assert replies.as_list() == [{"w1@h": {"ok": "pong"}}, {"w2@h": {"ok": "pong"}}]
     assert replies.missing == ["w3@h"]
     assert Replies([("a", {"error": "boom"}), ("b", {"ok": 1})]).errors() == {"a": "boom"}
+
+
+def test_replies_say_what_went_wrong_in_one_line():
+    from tuiq.control.client import Replies
+
+    assert Replies([("a@h", {"ok": "pong"})]).problem(1.0) is None
+    assert Replies().problem(2.5) == "no node replied within 2.5s"
+    assert Replies([("a@h", {"ok": "pong"})], missing=["b@h"]).problem(1.0) == \
+        "no reply from b@h"
+    assert Replies([("a@h", {"error": "nope"}), ("b@h", {"ok": 1})]).problem(1.0) == \
+        "1 node(s) replied with an error"

@@ -112,13 +112,9 @@ def run_command(ctx: click.Context, kind: str, spec: Command, arguments: dict[st
         client.close()
     assert replies is not None
     show(spec.name, replies, replies.missing, as_json, as_list=kind == "control")
-    if not replies:
-        raise CliError(f"no node replied within {timeout:g}s")
-    if replies.missing:
-        raise CliError(f"no reply from {', '.join(replies.missing)}")
-    failed = replies.errors()
-    if failed:
-        raise CliError(f"{len(failed)} node(s) replied with an error")
+    problem = replies.problem(timeout)
+    if problem:
+        raise CliError(problem)
 
 
 def cast(client, spec: Command, arguments: dict[str, Any], destination: list[str] | None,

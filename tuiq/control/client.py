@@ -64,6 +64,17 @@ class Replies(dict):
         return {node: reply["error"] for node, reply in self.items()
                 if isinstance(reply, dict) and set(reply) == {"error"}}
 
+    def problem(self, timeout: float) -> str | None:
+        """What went wrong, as the one line a CLI or shell shows; None when all is well."""
+        if not self:
+            return f"no node replied within {timeout:g}s"
+        if self.missing:
+            return f"no reply from {', '.join(self.missing)}"
+        failed = self.errors()
+        if failed:
+            return f"{len(failed)} node(s) replied with an error"
+        return None
+
     def __repr__(self) -> str:
         return f"Replies({dict(self)!r}, missing={self.missing!r})"
 

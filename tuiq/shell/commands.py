@@ -157,13 +157,9 @@ class Shell:
         self.names.note_replies(command.name, replies, replies.missing)
         self.show(command.name, replies, replies.missing, as_json,
                   as_list=command.kind == "control")
-        if not replies:
-            raise ShellError(f"no node replied within {timeout:g}s")
-        if replies.missing:
-            raise ShellError(f"no reply from {', '.join(replies.missing)}")
-        failed = replies.errors()
-        if failed:
-            raise ShellError(f"{len(failed)} node(s) replied with an error")
+        problem = replies.problem(timeout)
+        if problem:
+            raise ShellError(problem)
         return True
 
     def _cast(self, name: str, arguments: dict[str, Any], destination: list[str] | None,
