@@ -116,6 +116,24 @@ async def test_keys_typed_in_one_burst_after_colon_land_in_the_command_line(cons
         assert app.last_outcome is None
 
 
+@pilot_test
+async def test_a_burst_with_tab_fills_each_field_of_a_form(console):
+    """A paste or fast typing across Tab: the text after Tab goes to the next field."""
+    app = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ArgumentsScreen))
+        await pilot.pause()
+        send_burst(app, "shop.cart.add_item")
+        app._driver.send_message(events.Key("tab", "\t"))
+        send_burst(app, "10/s")
+        await until(pilot, lambda: app.screen.query_one("#arg-rate_limit", Input).value)
+        await pilot.pause()
+        assert app.screen.query_one("#arg-task_name", Input).value == "shop.cart.add_item"
+        assert app.screen.query_one("#arg-rate_limit", Input).value == "10/s"
+        await pilot.press("escape")
+
+
 def test_characters_typed_before_the_command_line_is_composed_start_it():
     screen = CommandLineScreen("ra")
     for character in "te":

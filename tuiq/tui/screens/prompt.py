@@ -72,7 +72,14 @@ class ArgumentsScreen(ModalScreen[Invocation | None]):
     ArgumentsScreen Button { margin: 0 0 0 2; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt_cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="prompt_cancel"),
+        # Priority: the app moves the focus before it hands the next key to a field, so
+        # text typed or pasted right after Tab lands in the next field, not this one.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False,
+                priority=True),
+    ]
 
     def __init__(self, spec: Command, values: dict[str, str], destination: str = "", *,
                  read_only: bool = False, timeout: float | None = None) -> None:
