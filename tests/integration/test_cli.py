@@ -39,6 +39,15 @@ def test_call_then_result_wait(sapp, shared):
     assert sapp.AsyncResult(task_id).get(timeout=1) == 5
 
 
+def test_result_takes_the_broker_after_the_command_name(sapp, shared):
+    task_id = add.apply_async((20, 22), queue=shared.queue).id
+    assert sapp.AsyncResult(task_id).get(timeout=15) == 42
+    # With no result backend given, results are read from the broker's server.
+    shown = tuiq_cli(["result", task_id, "-b", shared.backend_url])
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "42"
+
+
 def test_call_with_kwargs_and_result_of_a_failure(sapp, shared):
     sent = tuiq_cli(["call", "testproj.fail", "--kwargs", '{"message": "cli-boom"}',
                      "-Q", shared.queue, "-b", shared.broker_url])

@@ -20,13 +20,15 @@ from tuiq.exceptions import TimeoutError
 @click.option("--traceback", "show_traceback", is_flag=True, help="Show the traceback.")
 @click.option("-j", "--json", "as_json", is_flag=True, help="Print the stored meta as JSON.")
 @click.option("-A", "--app", "app_spec", metavar="APP", help="The app to load.")
+@click.option("-b", "--broker", metavar="URL",
+              help="Broker URL (the result store defaults to it when it is Redis).")
 @click.option("--result-backend", metavar="URL", help="Result backend URL.")
 @click.pass_context
 def result(ctx: click.Context, task_id, wait, timeout, show_traceback, as_json, app_spec,
-           result_backend) -> None:
+           broker, result_backend) -> None:
     """Print the result of TASK_ID (its state with --json or when not ready)."""
     validate_task_id(task_id)
-    app = load_app(ctx, app_spec, None, result_backend)
+    app = load_app(ctx, app_spec, broker, result_backend)
     backend = app.backend
     if wait or timeout is not None:
         try:
