@@ -585,6 +585,31 @@ def test_receiver_and_worker_come_back_after_the_broker_restarts(tmp_path):
                 server.process.wait(timeout=10)
 
 
+def test_dump_says_once_that_the_broker_went_away_and_once_that_it_is_back(tmp_path):
+    from tests.integration.test_reconnect import RedisServer, free_port
+
+    port = free_port()
+    server = RedisServer(port, tmp_path)
+    server.start()
+    dump = Dump(f"redis://127.0.0.1:{port}/0", "--timeout", "14")
+    try:
+        time.sleep(2.0)
+        server.kill()
+        time.sleep(4.0)  # several reconnection attempts fail meanwhile
+        server.start()
+        assert dump.process.wait(timeout=40) == 0
+        lines = dump.process.stderr.read().splitlines()
+        assert len(lines) == 2, lines
+        assert lines[0].startswith("events: broker connection lost (")
+        assert lines[1] == "events: reconnected"
+    finally:
+        if dump.process.poll() is None:
+            dump.process.kill()
+        if server.process and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)
+
+
 def test_a_heartbeat_interval_that_is_not_positive_is_one_line():
     from tests.support.brokers import REDIS_URL
 

@@ -53,9 +53,17 @@ def dump_events(app, types: Sequence[str], limit: int | None, timeout: float | N
         if limit is not None and printed >= limit:
             stop.set()
 
+    lost = False
+
     def on_status(status: str, detail: str | None) -> None:
-        if status == "disconnected":
+        # Once per outage (the receiver reports each failed attempt), and once back.
+        nonlocal lost
+        if status == "disconnected" and not lost:
+            lost = True
             click.echo(f"events: broker connection lost ({detail}); reconnecting...", err=True)
+        elif status == "connected" and lost:
+            lost = False
+            click.echo("events: reconnected", err=True)
 
     receiver = EventReceiver(app, on_event, on_status=on_status)
     thread = threading.Thread(target=receiver.run, args=(stop,), name="tuiq-events",
