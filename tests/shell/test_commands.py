@@ -150,3 +150,21 @@ def test_purge_declined_deletes_nothing():
     assert captured.run("purge q1 q2")
     assert asked == ["Delete every message waiting in 2 queue(s): q1, q2?"]
     assert captured.stdout.getvalue() == "Nothing purged.\n"
+
+
+def test_a_lost_broker_shows_in_the_toolbar_at_once_instead_of_a_stale_count(captured):
+    from tuiq.shell.repl import toolbar_text
+
+    def toolbar() -> str:
+        return "".join(text for _, text in toolbar_text(captured.shell, "redis://x"))
+
+    assert "0 nodes online" in toolbar()
+    # Nothing listens on port 1: the command fails in one line and the toolbar says why.
+    captured.app.override_broker("redis://127.0.0.1:1/0")
+    assert not captured.run("inspect ping")
+    assert len(captured.error_lines()) == 1
+    assert "broker unreachable" in toolbar()
+    assert "online" not in toolbar()
+    # Replies from the broker again clear it.
+    captured.shell.names.note_replies("ping", {"w1@x": {"ok": "pong"}})
+    assert "1 node online" in toolbar()

@@ -110,10 +110,22 @@ class Shell:
         except (ExitShell, KeyboardInterrupt):
             raise
         except TuiqError as exc:
+            self._note_broker_trouble(exc)
             self.error(str(exc))
         except Exception as exc:  # noqa: BLE001 - one line, whatever broke; the shell goes on
+            self._note_broker_trouble(exc)
             self.error(describe(exc))
         return False
+
+    def _note_broker_trouble(self, exc: BaseException) -> None:
+        # The toolbar's node count is stale once the broker is gone: say so at once
+        # rather than at the next background refresh.
+        from kombu.exceptions import OperationalError
+
+        from tuiq.exceptions import BrokerUnavailable
+
+        if isinstance(exc, BrokerUnavailable | OperationalError | ConnectionError):
+            self.names.set_error("broker unreachable")
 
     def _dispatch(self, text: str) -> bool | None:
         if self.python_mode:

@@ -159,6 +159,7 @@ class NameStore:
     def note_replies(self, command: str, replies: Mapping[str, Any],
                      missing: Iterable[str] = ()) -> None:
         """Learn from the replies to the operator's command: nodes alive, task ids seen."""
+        self._update(lambda names: replace(names, error=None))  # the broker answers again
         self.note_ping(replies, complete=False)
         self.note_missing(missing)
         if command in TASK_ID_COMMANDS:

@@ -64,12 +64,17 @@ def toolbar_text(shell: Shell, broker: str) -> FormattedText:
     names = shell.names.snapshot
     online = len(names.online())
     destination = ", ".join(shell.destination) if shell.destination else "all nodes"
-    parts = [("class:bottom-toolbar", f" broker {broker} │ destination {destination} │ "
-                                      f"{online} node{'s' if online != 1 else ''} online │ "
-                                      f"json {'on' if shell.json_mode else 'off'}")]
     if names.error:
-        parts.append(("class:bottom-toolbar.bad", f" │ {names.error}"))
-    return FormattedText(parts)
+        # The count is from before the error: show the error in its place, not a stale figure.
+        return FormattedText([
+            ("class:bottom-toolbar", f" broker {broker} │ "),
+            ("class:bottom-toolbar.bad", names.error),
+            ("class:bottom-toolbar", f" │ destination {destination} │ "
+                                     f"json {'on' if shell.json_mode else 'off'}")])
+    return FormattedText([("class:bottom-toolbar",
+                           f" broker {broker} │ destination {destination} │ "
+                           f"{online} node{'s' if online != 1 else ''} online │ "
+                           f"json {'on' if shell.json_mode else 'off'}")])
 
 
 class Repl:
