@@ -25,6 +25,7 @@ from tests.integration.helpers import tuiq_cli
 from tests.support.brokers import BROKERS, broker_urls, unique
 from tests.support.eventlog import EventLog
 from tests.support.polling import wait_until
+from tests.support.redis_server import RedisServer
 from tests.support.workers import ROOT, client_app, start_worker
 from tuiq.exceptions import TaskRevokedError
 from tuiq.protocol.events import event_exchange, make_event
@@ -540,12 +541,9 @@ def test_console_options_need_dump():
 
 # a broker restart -------------------------------------------------------------------------
 def test_receiver_and_worker_come_back_after_the_broker_restarts(tmp_path):
-    from tests.integration.test_reconnect import RedisServer, free_port
-
-    port = free_port()
-    server = RedisServer(port, tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
-    url = f"redis://127.0.0.1:{port}/0"
+    url = server.url()
     app = tuiq.App("events-restart", broker=url, backend=url, set_as_current=False)
     log = EventLog(app).start()
     worker = None
@@ -580,18 +578,13 @@ def test_receiver_and_worker_come_back_after_the_broker_restarts(tmp_path):
             if worker is not None:
                 assert worker.stop() == 0
         finally:
-            if server.process and server.process.poll() is None:
-                server.process.kill()
-                server.process.wait(timeout=10)
+            server.stop()
 
 
 def test_dump_says_once_that_the_broker_went_away_and_once_that_it_is_back(tmp_path):
-    from tests.integration.test_reconnect import RedisServer, free_port
-
-    port = free_port()
-    server = RedisServer(port, tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
-    dump = Dump(f"redis://127.0.0.1:{port}/0", "--timeout", "14")
+    dump = Dump(server.url(), "--timeout", "14")
     try:
         time.sleep(2.0)
         server.kill()
@@ -605,9 +598,7 @@ def test_dump_says_once_that_the_broker_went_away_and_once_that_it_is_back(tmp_p
     finally:
         if dump.process.poll() is None:
             dump.process.kill()
-        if server.process and server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=10)
+        server.stop()
 
 
 def test_a_heartbeat_interval_that_is_not_positive_is_one_line():

@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-
 from tests.integration.helpers import wait_logged, wait_until
 from tests.support.brokers import unique
+from tests.support.redis_server import RedisServer
 from tests.support.testproj import add, now
 from tests.support.workers import client_app, start_worker, wait_for_ping
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A throw-away ``redis-server`` on a spare port, without persistence."""
-
-    def __init__(self, port: int, workdir) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed: this test needs it"
-        self.command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                        "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)]
-        self.port = port
-        self.process: subprocess.Popen | None = None
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        wait_until(self.answers, timeout=10, message="redis-server did not start")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-        wait_until(lambda: not self.answers(), timeout=5)
-
-
 def test_worker_reconnects_after_redis_restarts(tmp_path):
-    port = free_port()
-    server = RedisServer(port, tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
-    broker_url, backend_url = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
+    broker_url, backend_url = server.url(0), server.url(1)
     queue = unique("reconnect")
     worker = None
     app = client_app(broker_url, backend_url)
@@ -84,9 +44,7 @@ def test_worker_reconnects_after_redis_restarts(tmp_path):
             if worker is not None:
                 assert worker.stop() == 0
         finally:
-            if server.process and server.process.poll() is None:
-                server.process.kill()
-                server.process.wait(timeout=10)
+            server.stop()
 
 
 def test_control_client_survives_a_broker_restart(tmp_path):
@@ -94,10 +52,9 @@ def test_control_client_survives_a_broker_restart(tmp_path):
     from tuiq import App
     from tuiq.exceptions import BrokerUnavailable
 
-    port = free_port()
-    server = RedisServer(port, tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
-    url = f"redis://127.0.0.1:{port}/0"
+    url = server.url()
     client_app_ = App("restart-client", broker=url, backend=url, set_as_current=False)
     worker = start_worker(tmp_path, url, url, name=unique("cc"), queues=[unique("q")],
                           extra=["-c", "1"], ping_app=client_app_)
@@ -115,6 +72,4 @@ def test_control_client_survives_a_broker_restart(tmp_path):
     finally:
         client_app_.close()
         assert worker.stop() == 0
-        if server.process and server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=10)
+        server.stop()

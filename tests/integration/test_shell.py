@@ -533,12 +533,11 @@ def test_lost_broker_is_one_line(tmp_path):
 
 
 def test_lost_broker_is_one_line_and_the_next_command_reconnects(tmp_path, home):
-    from tests.integration.test_reconnect import RedisServer, free_port
+    from tests.support.redis_server import RedisServer
 
-    port = free_port()
-    server = RedisServer(port, tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
-    url = f"redis://127.0.0.1:{port}"
+    url = f"redis://127.0.0.1:{server.port}"
     terminal = Terminal(["-b", f"{url}/0", "--result-backend", f"{url}/1", "shell",
                          "-A", "tests.support.testproj"], {"TUIQ_HOME": str(home)})
     try:
@@ -562,8 +561,7 @@ def test_lost_broker_is_one_line_and_the_next_command_reconnects(tmp_path, home)
         assert terminal.wait() == 0
     finally:
         terminal.close()
-        if server.process.poll() is None:
-            server.kill()
+        server.stop()
 
 
 def test_user_defined_commands_are_shell_commands(cluster, tmp_path):

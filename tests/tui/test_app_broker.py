@@ -3,9 +3,6 @@ stop a worker or empty a queue, RabbitMQ, and Celery workers in the same cluster
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -15,6 +12,7 @@ from kombu import Queue
 from tests.compat.cluster import CeleryNode
 from tests.compat.helpers import Env
 from tests.support.brokers import AMQP_URL, REDIS_URL, require_port, unique
+from tests.support.redis_server import RedisServer, free_port
 from tests.tui.app_pilot import (
     SIZE,
     pilot_test,
@@ -29,52 +27,6 @@ from tests.tui.app_pilot import (
 from tuiq.tui.app import TopApp
 from tuiq.tui.screens.confirm import ConfirmScreen
 from tuiq.tui.views.nodes import NodesView
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, so it can be stopped and started again."""
-
-    def __init__(self, tmp_path) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        self.binary = binary
-        self.port = free_port()
-        self.dir = tmp_path
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        """Its URL."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start it and wait until it accepts connections."""
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        worker_until(lambda: _accepts(self.port), message="redis-server did not start")
-
-    def stop(self) -> None:
-        """Kill it (as a crash would) and wait."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 # -- the broker goes away -----------------------------------------------------------------
@@ -97,14 +49,14 @@ async def test_an_unreachable_broker_shows_disconnected(tmp_path):
 
 @pilot_test
 async def test_the_console_reconnects_when_the_broker_comes_back(tmp_path):
-    server = PrivateRedis(tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
     try:
-        app = TopApp(tuiq_app(server.url, server.url), refresh=0.5)
+        app = TopApp(tuiq_app(server.url(), server.url()), refresh=0.5)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.connected and "DISCONNECTED" not in screen_text(app),
                         message="never connected")
-            server.stop()
+            server.kill()
             await until(pilot, lambda: "Reconnecting" in screen_text(app),
                         message=lambda: screen_text(app))
             assert "the last known state is shown" in screen_text(app)
