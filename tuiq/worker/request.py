@@ -35,7 +35,7 @@ class Request:
     __slots__ = (
         "message", "task_message", "task", "hostname", "generation", "time_received",
         "time_start", "worker_pid", "acknowledged", "settled", "terminate_signal",
-        "time_accepted", "terminated_by",
+        "time_accepted", "terminated_by", "pool_token", "called_off", "_acks_late",
     )
 
     def __init__(self, message: Any, task_message: TaskMessage, task: Task, hostname: str,
@@ -56,6 +56,11 @@ class Request:
         self.time_accepted: float | None = None
         #: The signal sent to the task's process by a terminate, once sent.
         self.terminated_by: int | None = None
+        #: The pool's handle on the job, for calling it off before a process takes it.
+        self.pool_token: int | None = None
+        #: Why the job was called off in the pool ("revoked", "handed back"), if it was.
+        self.called_off: str | None = None
+        self._acks_late: bool | None = None
 
     @property
     def id(self) -> str:
@@ -68,9 +73,18 @@ class Request:
         return self.task_message.name
 
     @property
+    def started(self) -> bool:
+        """Whether a pool process has taken the task."""
+        return self.worker_pid is not None
+
+    @property
     def acks_late(self) -> bool:
-        """Whether the message is acknowledged after the task finishes."""
-        return bool(self.task.acks_late or self.task.app.conf.task_acks_late)
+        """Whether the message is acknowledged after the task finishes (fixed at receipt)."""
+        acks_late = self._acks_late
+        if acks_late is None:
+            acks_late = self._acks_late = bool(self.task.acks_late or
+                                               self.task.app.conf.task_acks_late)
+        return acks_late
 
     @property
     def reject_on_worker_lost(self) -> bool:
@@ -88,15 +102,19 @@ class Request:
         would crash the pool's timeout thread and hang every later task.
         """
         hard, soft = self.task_message.timelimit
-        hard = _message_limit(hard, "hard")
-        soft = _message_limit(soft, "soft")
-        conf = self.task.app.conf
+        if hard is not None:
+            hard = _message_limit(hard, "hard")
+        if soft is not None:
+            soft = _message_limit(soft, "soft")
+        task = self.task
         if hard is None:
-            hard = self.task.time_limit if self.task.time_limit is not None \
-                else conf.task_time_limit
+            hard = task.time_limit
+            if hard is None:
+                hard = task.app.conf.task_time_limit
         if soft is None:
-            soft = self.task.soft_time_limit if self.task.soft_time_limit is not None \
-                else conf.task_soft_time_limit
+            soft = task.soft_time_limit
+            if soft is None:
+                soft = task.app.conf.task_soft_time_limit
         return soft, hard
 
     @property
