@@ -89,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
     "worker_pool_restarts": False,
     "worker_eta_task_limit": None,
     "worker_lost_wait": 1.0,
+    "worker_pool_lookahead": 1,
     "worker_heartbeat_interval": 2.0,
     "worker_cancel_long_running_tasks_on_connection_loss": False,
     # control and events

@@ -25,6 +25,9 @@ class _Consumer:
         self.active = {}
         self.ready = collections.deque()
 
+    def running_count(self):
+        return len(self.active)
+
     def reserved_requests(self):
         return list(self.ready)
 

@@ -46,7 +46,7 @@ class Autoscaler:
         consumer = self.worker.consumer
         if consumer is None:
             return 0
-        return len(consumer.active) + len(consumer.reserved_requests())
+        return consumer.running_count() + len(consumer.reserved_requests())
 
     def wanted(self) -> int:
         """How many processes the pool should have now (the policy)."""

@@ -1,7 +1,8 @@
 """The consumer: one thread that owns the broker connection.
 
 It receives task messages, keeps prefetched and ETA requests, hands work to
-the pool when a slot is free, and acknowledges or rejects every message. Pool
+the pool when a slot is free (or, within the pool's look-ahead, just before),
+and acknowledges or rejects every message. Pool
 callbacks made on the loop thread (the prefork pool registered with the loop)
 are handled at once; those from other threads arrive through a queue plus a
 wake-up pipe, so the channel is only ever touched here (kombu channels are
@@ -26,8 +27,10 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 
 from tuiq import states
 from tuiq.exceptions import InvalidTaskError, NotRegistered, TaskRevokedError
+from tuiq.protocol.body import decode_body
 from tuiq.protocol.task import parse_task_message
 from tuiq.transport import flush as flush_bookkeeping
+from tuiq.worker.pool import CANCELLED
 from tuiq.worker.ratelimit import TokenBucket, parse_rate
 from tuiq.worker.request import Request
 
@@ -152,6 +155,8 @@ class Consumer:
         """Forget everything tied to a lost connection (the broker redelivers it)."""
         self.consuming = False
         self.task_consumer = None
+        # Unacknowledged jobs still in the pool's pipe come back from the broker.
+        self.call_off(lambda request: not request.acknowledged, "handed back")
         for request in self.ready:
             request.settled = True
         for entry in self.scheduled.values():
@@ -189,8 +194,13 @@ class Consumer:
                 logger.debug("cancel consumer: %r", exc)
 
     def hand_back(self) -> int:
-        """Requeue every request that was received but not started."""
-        count = 0
+        """Requeue every request that was received but not started.
+
+        Jobs waiting in the pool's pipe are called off too; each goes back to
+        the broker when the pool reports it skipped (a process that took one
+        first runs it).
+        """
+        count = self.call_off(lambda request: not request.acknowledged, "handed back")
         pending = list(self.ready) + [r for r, _ in self.scheduled.values()]
         for queue in self.rate_limited.values():
             pending.extend(queue)
@@ -224,7 +234,7 @@ class Consumer:
         try:
             if message.content_type not in self._accept():
                 raise ContentDisallowed(message.content_type)
-            payload = message.decode()
+            payload = decode_body(message)
         except ContentDisallowed:
             logger.error("Refusing to deserialize untrusted content of type %s (%s); "
                          "message rejected", message.content_type,
@@ -307,14 +317,19 @@ class Consumer:
             self.worker.revoked.add(request.id)
         if reason is None:
             return False
+        self._revoke_unstarted(request, reason)
+        return True
+
+    def _revoke_unstarted(self, request: Request, reason: str) -> None:
+        """Store REVOKED for a task that never ran, tell its workflow, and acknowledge it."""
         logger.info("Discarding %s task %s[%s]", reason, request.name, request.id)
         self._store_quietly(self.app.backend.store_result, request.id,
                             TaskRevokedError(reason), states.REVOKED)
         self._report_to_workflow(request, states.REVOKED, TaskRevokedError(reason))
         request.settled = True
-        request.ack()
+        if request.generation == self.generation and self.connection is not None:
+            request.ack()
         self.worker.on_task_revoked(request, expired=reason == "expired")
-        return True
 
     # dispatching ------------------------------------------------------------------
     def reserve(self, request: Request) -> None:
@@ -366,35 +381,51 @@ class Consumer:
         worker = self.worker
         if self.holding:
             return
-        while self.ready and len(self.active) < self.pool.concurrency and not worker.stopping:
+        pool = self.pool
+        while self.ready and not worker.stopping:
+            # Past one job per process, a job may wait in the pipe for a busy
+            # process: that process takes it without waiting for this loop.
+            queued = len(self.active) - pool.concurrency
+            if queued >= 0 and not pool.room_ahead(queued):
+                return
             request = self.ready.popleft()
             if request.settled or self._discard_if_revoked(request):
                 continue
-            self.start(request)
+            if not self.start(request, ahead=queued >= 0):
+                self.ready.appendleft(request)
+                return
 
-    def start(self, request: Request) -> None:
-        """Run ``request`` in the pool; early-ack tasks are acknowledged now."""
-        self.active[request] = request
-        request.time_start = time.time()
+    def start(self, request: Request, ahead: bool = False) -> bool:
+        """Hand ``request`` to the pool; False if the pool cannot queue it ``ahead`` now.
+
+        Early-ack tasks are acknowledged now, or, in a pool that says so, once a
+        process takes them: a job still waiting in the pipe can be handed back.
+        """
         if not request.acks_late:
-            request.ack()
-        elif self.pool.runs_inline and self.connection is not None:
-            # A solo pool runs the task inside this pass: record the delivery in
-            # the broker's unacked bookkeeping first, so a crash cannot lose it.
+            if not self.pool.acks_on_accept:
+                request.ack()
+        elif self.connection is not None:
+            # Record the delivery in the broker's unacked bookkeeping before the
+            # task can start (a solo pool runs it inside this pass), so a crash
+            # cannot lose it. One flush covers every delivery of the pass.
             flush_bookkeeping(self.connection.default_channel)
         soft, hard = request.time_limits()
-        self.worker.stats.task_accepted(request.name)
         generation = self.generation
         # start() always runs on the loop thread: pool callbacks made on it run at once.
         self._loop_thread = threading.get_ident()
-        self.pool.apply(
+        token = self.pool.apply(
             request.job_payload(),
             on_accept=lambda pid: self._on_pool_accept(request, pid),
             on_done=lambda summary: self._from_pool(self._done, request, summary, generation),
             on_error=lambda exc, text: self._from_pool(self._failed, request, exc, text,
                                                        generation),
-            soft=soft, hard=hard,
+            soft=soft, hard=hard, ahead=ahead,
         )
+        if token is None and ahead:
+            return False
+        request.pool_token = token
+        self.active[request] = request
+        return True
 
     def _on_pool_accept(self, request: Request, pid: int) -> None:
         if self._on_loop_thread():
@@ -403,12 +434,25 @@ class Consumer:
         # The pid is needed at once (terminate); the notification can wait for
         # the loop's next wake-up, which the task's result brings anyway.
         request.worker_pid = pid
+        request.time_start = time.time()
         self.call_in_loop(lambda: self._accepted(request, pid),
                           wake=request.terminate_signal is not None)
 
     def _accepted(self, request: Request, pid: int) -> None:
         request.worker_pid = pid
         request.time_accepted = time.monotonic()
+        if request.time_start is None:
+            request.time_start = time.time()
+        if request.called_off is not None:
+            # Almost always the child is about to report the job skipped; if it
+            # took the job a moment before it was called off, the task runs (and
+            # a terminate asked for it still applies once the grace has passed).
+            self._terminate_if_asked(request)
+            return
+        if self.pool.acks_on_accept and not request.acks_late and \
+                request.generation == self.generation and self.connection is not None:
+            request.ack()
+        self.worker.stats.task_accepted(request.name)
         self._terminate_if_asked(request)
         self.worker.on_task_started(request)
 
@@ -425,15 +469,20 @@ class Consumer:
         if wait > 0 and self.hub is not None:
             self.hub.call_later(wait, self._terminate_if_asked, request)
             return
+        # The task may have ended with its result still unread, its process
+        # already on the next job from the pipe: that job must not be killed.
+        self.pool.drain_results()
+        if request.settled:
+            return
         signum, request.terminate_signal = request.terminate_signal, None
         request.terminated_by = signum
         self.pool.terminate_job(request.worker_pid, signum)
 
     def _settle(self, request: Request, generation: int, ack: bool = True,
-                requeue: bool | None = None) -> None:
+                requeue: bool | None = None, report: bool = True) -> None:
         self.active.pop(request, None)
         request.settled = True
-        if requeue is not None:
+        if requeue is not None and report:
             self.worker.on_task_rejected(request, requeue=requeue)
         if generation == self.generation and self.connection is not None:
             try:
@@ -447,6 +496,12 @@ class Consumer:
 
     def _done(self, request: Request, summary: dict[str, Any], generation: int) -> None:
         state = summary["state"]
+        if state == CANCELLED:
+            if summary.get("expired"):
+                self.worker.revoked.add(request.id)
+                request.called_off = "expired"
+            self._called_off(request, generation)
+            return
         self.worker.on_task_finished(request, summary)
         if state == states.REJECTED:
             self._settle(request, generation, requeue=bool(summary.get("requeue")))
@@ -524,10 +579,57 @@ class Consumer:
                 self._terminate_if_asked(request)
         return bool(running)
 
+    def call_off(self, wanted: Callable[[Request], bool], reason: str) -> int:
+        """Call off the jobs in the pool's pipe that no process has taken and ``wanted`` picks.
+
+        Returns how many were called off. The pool reports each one skipped
+        (see ``_called_off``); a process that took one a moment earlier runs it.
+        """
+        count = 0
+        for request in self.active:
+            if request.started or request.called_off is not None or request.pool_token is None:
+                continue
+            if wanted(request):
+                request.called_off = reason
+                self.pool.cancel(request.pool_token)
+                count += 1
+        return count
+
+    def _called_off(self, request: Request, generation: int) -> None:
+        """The pool skipped a called-off job: requeue it, or settle it as revoked."""
+        if request.called_off not in ("revoked", "expired"):
+            if request.called_off is None:
+                logger.warning("Pool skipped %r, which was not called off; requeued", request)
+            self._settle(request, generation, ack=False, requeue=True, report=False)
+            return
+        self.active.pop(request, None)
+        self._revoke_unstarted(request, request.called_off)
+        self.dispatch()
+
+    def abandon_unstarted(self) -> int:
+        """Requeue the jobs no pool process ever took (a lost pipe job must not hang a stop)."""
+        lost = [request for request in self.active if not request.started]
+        for request in lost:
+            self._settle(request, request.generation, ack=False, requeue=True, report=False)
+        return len(lost)
+
+    def running_requests(self) -> list[Request]:
+        """Requests a pool process has taken (``inspect active``)."""
+        return [request for request in self.active if request.started]
+
+    def running_count(self) -> int:
+        """How many tasks pool processes are running."""
+        return len(self.running_requests())
+
     # run-time changes by remote control ----------------------------------------------
     def reserved_requests(self) -> list[Request]:
-        """Requests received and waiting for a process (rate-limited ones too)."""
-        waiting = list(self.ready)
+        """Requests received and waiting for a process (rate-limited ones too).
+
+        Jobs waiting in the pool's pipe come first: a process takes them next.
+        """
+        waiting = [request for request in self.active
+                   if not request.started and request.called_off is None]
+        waiting.extend(self.ready)
         for queue in self.rate_limited.values():
             waiting.extend(queue)
         return [request for request in waiting if not request.settled]

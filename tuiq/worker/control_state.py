@@ -54,6 +54,8 @@ class ControlState:
             return nok(str(exc))
         worker.revoked.update(ids)
         worker.revokes_changed()
+        wanted = set(ids)
+        self.consumer.call_off(lambda request: request.id in wanted, "revoked")
         running = {request.id for request in self.consumer.active}
         for task_id in ids:
             if task_id not in running:
@@ -81,6 +83,7 @@ class ControlState:
         stamps = self.worker.revoked_stamps
         for name, values in headers.items():
             stamps.setdefault(name, set()).update(_as_list(values))
+        self.consumer.call_off(lambda request: bool(request.matching_stamps(headers)), "revoked")
         if not terminate:
             return ok(f"headers {headers} flagged as revoked, but not terminated")
         if not _can_terminate(self.worker.pool):
@@ -120,7 +123,7 @@ class ControlState:
     # task lists ------------------------------------------------------------------
     def active(self, safe: bool = False) -> list[dict[str, Any]]:
         """TASK_INFO of each running task."""
-        return [request.info(safe=safe) for request in self.consumer.active]
+        return [request.info(safe=safe) for request in self.consumer.running_requests()]
 
     def reserved(self) -> list[dict[str, Any]]:
         """TASK_INFO of each task waiting for a process (not ETA-scheduled)."""
@@ -138,7 +141,8 @@ class ControlState:
         wanted = set(ids)
         consumer = self.consumer
         found: dict[str, Any] = {}
-        places = (("active", consumer.active), ("reserved", consumer.reserved_requests()),
+        places = (("active", consumer.running_requests()),
+                  ("reserved", consumer.reserved_requests()),
                   ("scheduled", [r for r, _ in consumer.scheduled.values()]))
         for where, requests in places:
             for request in requests:

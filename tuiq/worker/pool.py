@@ -10,8 +10,11 @@ arrive on its loop thread to the loop.
 
 from __future__ import annotations
 
+import fcntl
 import gc
+import itertools
 import logging
+import mmap
 import os
 import pickle
 import select
@@ -21,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import billiard
@@ -59,6 +63,49 @@ def _restart_wakeup() -> None:
     """A job that does nothing: it lets an idle child see its restart flag."""
 
 
+#: The state of a job's summary when it was called off before a process took it.
+CANCELLED = "tuiq.cancelled"
+#: Slots of the cancel ring; jobs in the pipe at once must stay far below this.
+CANCEL_SLOTS = 4096
+#: The pipe size assumed where the system cannot tell it (macOS pipes start at 16 KiB).
+DEFAULT_PIPE_SIZE = 16 * 1024
+#: Job tokens, unique in the process: a cancel mark can never match another pool's job.
+_token_counter = itertools.count(1)
+
+
+def pipe_size(fd: int) -> int:
+    """The capacity of the pipe ``fd`` (Linux), else :data:`DEFAULT_PIPE_SIZE`."""
+    try:
+        return int(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ))
+    except (AttributeError, OSError):
+        return DEFAULT_PIPE_SIZE
+
+#: Shared with every child (mapped before the fork): slot ``token % CANCEL_SLOTS``
+#: holds ``token`` once that job has been called off.
+_cancel_ring: memoryview | None = None
+
+
+def run_job(job: dict[str, Any], token: int) -> dict[str, Any]:
+    """Run a job in a child, unless the main process called it off while it waited in the pipe."""
+    ring = _cancel_ring
+    if ring is not None and ring[token % CANCEL_SLOTS] == token:
+        return {"state": CANCELLED}
+    expires = (job.get("headers") or {}).get("expires")
+    if expires and _expired(expires):
+        # It waited in the pipe past its expiry: the main process revokes it.
+        return {"state": CANCELLED, "expired": True}
+    return trace.execute_job(job)
+
+
+def _expired(expires: str) -> bool:
+    from tuiq.protocol.task import parse_iso
+
+    try:
+        return parse_iso(expires) <= datetime.now(UTC)
+    except (TypeError, ValueError):
+        return False
+
+
 class BasePool:
     """What the worker needs from a pool."""
 
@@ -67,6 +114,8 @@ class BasePool:
     runs_inline = False
     #: True when a running task's process can be signalled (revoke with terminate).
     can_terminate = False
+    #: True when a job is acknowledged once a process takes it, not when it is handed over.
+    acks_on_accept = False
 
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
@@ -78,9 +127,24 @@ class BasePool:
         """Do the pool's bookkeeping inside ``hub`` until that hub is closed."""
 
     def apply(self, job: dict[str, Any], on_accept: OnAccept, on_done: OnDone,
-              on_error: OnError, soft: float | None, hard: float | None) -> None:
-        """Run ``job``; the callbacks report its outcome."""
+              on_error: OnError, soft: float | None, hard: float | None,
+              ahead: bool = False) -> int | None:
+        """Run ``job``; the callbacks report its outcome.
+
+        Returns a token for :meth:`cancel`, or None when ``ahead`` was asked and
+        the pool cannot queue this job behind the running ones now.
+        """
         raise NotImplementedError
+
+    def room_ahead(self, queued: int) -> bool:
+        """Whether one more job may wait for a busy process, ``queued`` already waiting."""
+        return False
+
+    def cancel(self, token: int) -> None:
+        """Call off a job that no process has taken yet (its summary says ``CANCELLED``)."""
+
+    def drain_results(self) -> None:
+        """Handle every outcome the pool has already reported (never blocks)."""
 
     def stop(self) -> None:
         """Wait for running jobs, then stop (warm)."""
@@ -147,22 +211,106 @@ class _DirectPool(billiard.pool.Pool):
                     soft_timeout=None, timeout=None, lost_worker_timeout=None,
                     callbacks_propagate=(), correlation_id=None):
         """Register the job and write it to the pool's input pipe now."""
+        result = self.register(callback=callback, error_callback=error_callback,
+                               accept_callback=accept_callback,
+                               timeout_callback=timeout_callback, soft_timeout=soft_timeout,
+                               timeout=timeout, lost_worker_timeout=lost_worker_timeout)
+        if result is not None:
+            self.write(self.encode_job(result, func, args, kwds))
+        return result
+
+    def register(self, callback=None, error_callback=None, accept_callback=None,
+                 timeout_callback=None, soft_timeout=None, timeout=None,
+                 lost_worker_timeout=None) -> _LoopResult | None:
+        """A job's result slot, whose callbacks the children's reports call; None once closed."""
         if self._state != billiard.pool.RUN:
             return None
-        result = billiard.pool.ApplyResult(
+        return _LoopResult(
             self._cache, callback, accept_callback, timeout_callback, error_callback,
             soft_timeout or self.soft_timeout, timeout or self.timeout,
             lost_worker_timeout or self.lost_worker_timeout,
             on_timeout_set=self.on_timeout_set, on_timeout_cancel=self.on_timeout_cancel,
-            callbacks_propagate=callbacks_propagate, send_ack=None,
-            correlation_id=correlation_id,
         )
+
+    @staticmethod
+    def encode_job(result: billiard.pool.ApplyResult, func, args=(), kwds=None) -> bytes:
+        """The bytes a child reads for ``result``'s job."""
         # Plain pickle: billiard's ForkingPickler builds a pickler with a copied
         # dispatch table for every job, and a job holds nothing that needs it.
-        self._send_job(pickle.dumps((billiard.pool.TASK, (result._job, None, func, args,
-                                                          kwds or {})),
-                                    pickle.HIGHEST_PROTOCOL))
-        return result
+        return pickle.dumps((billiard.pool.TASK, (result._job, None, func, args, kwds or {})),
+                            pickle.HIGHEST_PROTOCOL)
+
+    def write(self, payload: bytes) -> None:
+        """Write an encoded job to the children's pipe."""
+        self._send_job(payload)
+
+
+class _NoLock:
+    """A mutex for a result that only one thread ever touches."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _Flag:
+    """``threading.Event``'s set/is_set, without the condition it builds for waiters."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._set
+
+
+_NO_LOCK = _NoLock()
+
+
+class _LoopResult(billiard.pool.ApplyResult):
+    """billiard's job result, without a lock and an event per job.
+
+    The pool's reports are handled on one thread at a time (the loop, or the
+    keeper thread when no loop has the pool) and nothing waits on a result, so
+    the lock and the event billiard makes for each job only cost time.
+    """
+
+    def __init__(self, cache, callback, accept_callback, timeout_callback, error_callback,
+                 soft_timeout, timeout, lost_worker_timeout, on_timeout_set,
+                 on_timeout_cancel) -> None:
+        self.correlation_id = None
+        self._mutex = _NO_LOCK
+        self._event = _Flag()
+        self._job = next(billiard.pool.job_counter)
+        self._cache = cache
+        self._callback = callback
+        self._accept_callback = accept_callback
+        self._error_callback = error_callback
+        self._timeout_callback = timeout_callback
+        self._timeout = timeout
+        self._soft_timeout = soft_timeout
+        self._lost_worker_timeout = lost_worker_timeout
+        self._on_timeout_set = on_timeout_set
+        self._on_timeout_cancel = on_timeout_cancel
+        self._callbacks_propagate = ()
+        self._send_ack = None
+        self._accepted = False
+        self._cancelled = False
+        self._worker_pid = None
+        self._time_accepted = None
+        self._terminated = None
+        cache[self._job] = self
 
 
 class _ResultPipe:
@@ -204,10 +352,11 @@ class PreforkPool(BasePool):
 
     implementation = "tuiq.worker.pool:PreforkPool"
     can_terminate = True
+    acks_on_accept = True
 
     def __init__(self, concurrency: int, max_tasks_per_child: int | None = None,
                  max_memory_per_child: int | None = None, lost_wait: float = 1.0,
-                 log_setup: Callable[[int], None] | None = None,
+                 log_setup: Callable[[int], None] | None = None, lookahead: int = 1,
                  allow_restart: bool = False) -> None:
         super().__init__(concurrency)
         #: Children watch a restart flag between tasks (``pool_restart``); off by default
@@ -217,6 +366,16 @@ class PreforkPool(BasePool):
         self.max_memory_per_child = max_memory_per_child
         self.lost_wait = lost_wait
         self.log_setup = log_setup
+        #: Jobs per process that may wait in the pipe for a busy process.
+        self.lookahead = max(int(lookahead or 0), 0)
+        # Bytes written to the pipe and bytes of those jobs a child has taken:
+        # each has one writer, so a keeper thread and the loop never race on a sum.
+        self._bytes_written = 0
+        self._bytes_taken = 0
+        #: A look-ahead job goes in only while less than this waits in the pipe...
+        self.lookahead_bytes = DEFAULT_PIPE_SIZE // 4
+        #: ...and only if it fits in this much: a write must never block the loop.
+        self.pipe_room = DEFAULT_PIPE_SIZE * 3 // 4
         self._pool: billiard.pool.Pool | None = None
         self._results: _ResultPipe | None = None
         self._hub: Any = None
@@ -226,7 +385,10 @@ class PreforkPool(BasePool):
 
     def start(self) -> None:
         """Fork the children."""
+        global _cancel_ring
         counter = billiard.Value("i", 0)
+        # A fresh ring for every pool: children inherit it with the fork.
+        _cancel_ring = memoryview(mmap.mmap(-1, CANCEL_SLOTS * 8)).cast("q")
         # Objects alive now are shared with the children copy-on-write; keeping
         # the collector off them stops it from touching (and copying) their pages.
         gc.freeze()
@@ -242,6 +404,8 @@ class PreforkPool(BasePool):
             allow_restart=self.allow_restart,
         )
         self._results = _ResultPipe(self._pool._outqueue._reader.fileno())
+        size = pipe_size(self._pool._inqueue._writer.fileno())
+        self.lookahead_bytes, self.pipe_room = size // 4, size * 3 // 4
         self._start_keeper()
 
     # who drives the pool: the worker's hub, or the fallback thread ---------------------
@@ -351,19 +515,58 @@ class PreforkPool(BasePool):
             pool.close()
             os.kill(os.getpid(), signal.SIGTERM)
 
+    def drain_results(self) -> None:
+        """Handle what the children have reported so far, before signalling one of them.
+
+        A child that has just finished a job may already be running the next one
+        from the pipe: its unread result is what tells the finished job apart.
+        Only done while the loop owns the pool, on the loop's thread.
+        """
+        if self._hub is None or self._results is None:
+            return
+        poller = select.poll()
+        poller.register(self._results.fd, select.POLLIN)
+        while poller.poll(0):
+            self._on_results()
+
     def _check_timeouts(self) -> None:
         # Soft limits signal the child; hard limits fail the job and kill the child.
+        self.drain_results()
         pool = self._pool
         if pool is not None and pool._timeout_handler is not None:
             pool._timeout_handler.handle_event()
 
     # jobs ----------------------------------------------------------------------------
-    def apply(self, job, on_accept, on_done, on_error, soft, hard):
-        """Queue ``job`` for the next free child."""
+    def room_ahead(self, queued: int) -> bool:
+        """Room for one more job behind the running ones (bounded in count and bytes)."""
+        return queued < self.lookahead * self.concurrency and \
+            self._bytes_written - self._bytes_taken < self.lookahead_bytes
+
+    def cancel(self, token: int) -> None:
+        """Mark the job in the shared ring; the child that takes it skips it."""
+        if _cancel_ring is not None:
+            _cancel_ring[token % CANCEL_SLOTS] = token
+
+    def apply(self, job, on_accept, on_done, on_error, soft, hard, ahead=False):
+        """Write ``job`` to the children's pipe; ``ahead`` refuses one that could block it."""
+        pool = self._pool
+        token = next(_token_counter)
+
+        def taken() -> None:
+            nonlocal size
+            self._bytes_taken += size
+            size = 0
+
         def accepted(pid: int, time_accepted: float) -> None:
+            taken()
             on_accept(pid)
 
+        def done(summary: dict[str, Any]) -> None:
+            taken()
+            on_done(summary)
+
         def failed(info: Any) -> None:
+            taken()
             if isinstance(info, ExceptionInfo):
                 # billiard 4 wraps the exception (ExceptionWithTraceback, for pickling);
                 # report the real one so WorkerLostError/TimeLimitExceeded are stored.
@@ -375,10 +578,18 @@ class PreforkPool(BasePool):
                 on_error(info if isinstance(info, BaseException) else RuntimeError(repr(info)),
                          None)
 
-        self._pool.apply_async(
-            trace.execute_job, (job,), callback=on_done, error_callback=failed,
-            accept_callback=accepted, soft_timeout=soft, timeout=hard,
-        )
+        result = pool.register(callback=done, error_callback=failed, accept_callback=accepted,
+                               soft_timeout=soft, timeout=hard)
+        if result is None:
+            return None
+        payload = pool.encode_job(result, run_job, (job, token))
+        size = len(payload)
+        if ahead and self._bytes_written - self._bytes_taken + size > self.pipe_room:
+            result.discard()
+            return None
+        self._bytes_written += size
+        pool.write(payload)
+        return token
 
     def stop(self) -> None:
         """End the idle children (the worker stops the pool once no task runs)."""
@@ -449,6 +660,9 @@ class PreforkPool(BasePool):
 
     def shrink(self, n: int = 1) -> None:
         """Remove ``n`` idle children."""
+        # billiard counts a child idle until its accept is read: read what is
+        # there, so a child that has just taken a job from the pipe is not removed.
+        self.drain_results()
         self._pool.shrink(n)
         self.concurrency -= n
 
@@ -484,7 +698,7 @@ class ThreadsPool(BasePool):
         """Start the threads."""
         self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tuiq-task")
 
-    def apply(self, job, on_accept, on_done, on_error, soft, hard):
+    def apply(self, job, on_accept, on_done, on_error, soft, hard, ahead=False):
         """Submit ``job`` to a thread."""
         def run() -> None:
             on_accept(os.getpid())
@@ -533,7 +747,7 @@ class SoloPool(BasePool):
     def __init__(self) -> None:
         super().__init__(1)
 
-    def apply(self, job, on_accept, on_done, on_error, soft, hard):
+    def apply(self, job, on_accept, on_done, on_error, soft, hard, ahead=False):
         """Run ``job`` right here."""
         on_accept(os.getpid())
         try:

@@ -78,6 +78,6 @@ class WorkerStats:
         self.started_at = time.time()
 
     def task_accepted(self, name: str) -> None:
-        """Count a task handed to the pool."""
+        """Count a task a pool process has taken."""
         self.total[name] = self.total.get(name, 0) + 1
         self.processed += 1

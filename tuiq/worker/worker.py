@@ -41,6 +41,10 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 
 
+#: Seconds a warm shutdown waits for jobs that no pool process has taken.
+UNSTARTED_WAIT = 5.0
+
+
 class WorkerShutdown(Exception):
     """Raised inside the loop to leave it."""
 
@@ -84,6 +88,7 @@ class Worker:
                 "max_memory_per_child": max_memory_per_child
                 or conf.worker_max_memory_per_child,
                 "lost_wait": conf.worker_lost_wait, "log_setup": log_setup,
+                "lookahead": conf.worker_pool_lookahead,
                 "allow_restart": bool(conf.worker_pool_restarts)}
                if self.pool_kind == "prefork" else {}),
         )
@@ -104,6 +109,8 @@ class Worker:
         self.consumer: Consumer | None = None
         self.exitcode = EXIT_OK
         self.ready_at: float | None = None
+        #: During a warm shutdown: since when only jobs no process took are left.
+        self._unstarted_since: float | None = None
 
     @property
     def send_events(self) -> bool:
@@ -321,7 +328,7 @@ class Worker:
         stats = self.stats
         self.heart = Heart(
             self.events,
-            lambda: {"active": len(consumer.active), "processed": stats.processed},
+            lambda: {"active": consumer.running_count(), "processed": stats.processed},
             self.heartbeat_interval)
         self.heart.start(hub)
 
@@ -361,6 +368,15 @@ class Worker:
                 logger.info("Waiting for %d running task(s) to finish...", len(consumer.active))
         if self.cold:
             return False
+        if consumer.active and not consumer.running_count():
+            # Only jobs no process has taken are left: they are called off and
+            # report back at once, unless a process died holding one.
+            since = self._unstarted_since = self._unstarted_since or time.monotonic()
+            if time.monotonic() - since > UNSTARTED_WAIT:
+                lost = consumer.abandon_unstarted()
+                logger.warning("Handed back %d task(s) no pool process took", lost)
+        else:
+            self._unstarted_since = None
         return bool(consumer.active)
 
     def _finish_shutdown(self, consumer: Consumer) -> None:
