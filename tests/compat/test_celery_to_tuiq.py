@@ -49,6 +49,8 @@ def test_chain_steps_are_children_of_their_sender(celery_client, tuiq_node, tuiq
     result = chain(*(step.set(queue=tuiq_queue) for step in steps))()
     assert get_result(result, tuiq_node) == 10
     first, second = result.parent.parent, result.parent
+    # A step's successor can finish before the step's own result is stored.
+    assert get_result(first, tuiq_node) == 3 and get_result(second, tuiq_node) == 6
     assert [child.id for child in first.children] == [second.id]
     assert [child.id for child in second.children] == [result.id]
     assert result.children == []

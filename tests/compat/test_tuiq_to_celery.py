@@ -49,6 +49,8 @@ def test_chain_steps_are_children_of_their_sender(routed_tuiq_app, celery_node, 
     result = tuiq.chain(*(step.set(queue=celery_queue) for step in steps))()
     assert get_result(result, celery_node) == 10
     first, second = result.parent.parent, result.parent
+    # A step's successor can finish before the step's own result is stored.
+    assert get_result(first, celery_node) == 3 and get_result(second, celery_node) == 6
     assert [child.id for child in first.children] == [second.id]
     assert [child.id for child in second.children] == [result.id]
     assert result.children == []
