@@ -1,14 +1,17 @@
 """Round-trip latency: sequential ``noop.delay().get()``, tuiq vs Celery, prefork c=2.
 
-    python -m bench.roundtrip [--n 200] [--warmup 20] [--brokers redis,embedded]
+    python -m bench.roundtrip [--n 200] [--warmup 20] [--brokers redis,embedded] [--no-floor]
 
 For each broker and engine a worker is started and left idle; the client (that engine's
 own app, with the result backend configured) then sends one task and waits for its
 result, ``--n`` times after ``--warmup`` unmeasured ones. Prints one JSON object with the
 median, p99, mean and min in milliseconds (and the share spent in ``delay()``), and the
-ratio tuiq/celery of the medians (lower is better). A second pass with ``bench.stamp``
-(which returns the time its body ran) splits the median into "send until the task body
-runs" and "task body until ``get()`` returns" (result store, PUBLISH, client wake-up).
+ratio tuiq/celery of the medians (lower is better). On Redis brokers it also measures the
+machine's ``floor`` (``bench.roundtrip_floor``: the same hops with raw redis-py and no
+framework), and ``floor_over_celery``: the lowest ratio any engine could reach here. A
+second pass with ``bench.stamp`` (which returns the time its body ran) splits the median
+into "send until the task body runs" and "task body until ``get()`` returns" (result
+store, PUBLISH, client wake-up).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from bench.common import (
     start_worker,
     unique,
 )
+from bench.roundtrip_floor import measure_floor
 
 BROKERS = ("redis", "embedded", "rabbitmq")
 
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--brokers", default="redis,embedded")
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the raw redis-py floor measurement")
     args = parser.parse_args(argv)
     brokers = parse_list(args.brokers, BROKERS)
     engines = parse_list(args.engines, ENGINES)
@@ -103,9 +109,16 @@ def main(argv: list[str] | None = None) -> None:
             note(f"{kind} {engine}: {args.warmup} + {args.n} round trips")
             cell[engine] = measure(engine, kind, args.n, args.warmup)
             note(f"  -> median {cell[engine]['median_ms']} ms")
+        if kind != "rabbitmq" and not args.no_floor:
+            note(f"{kind} floor (raw redis-py): {args.warmup} + {args.n} round trips")
+            cell["floor"] = measure_floor(*broker_urls(kind), args.n, args.warmup)
+            note(f"  -> median {cell['floor']['median_ms']} ms")
         if "tuiq" in cell and "celery" in cell:
             cell["ratio_median"] = ratio(cell["tuiq"]["median_ms"], cell["celery"]["median_ms"])
             cell["ratio_p99"] = ratio(cell["tuiq"]["p99_ms"], cell["celery"]["p99_ms"])
+        if "floor" in cell and "celery" in cell:
+            cell["floor_over_celery"] = ratio(cell["floor"]["median_ms"],
+                                              cell["celery"]["median_ms"])
         report["brokers"][kind] = cell
     emit(report)
 
