@@ -331,3 +331,28 @@ def test_acks_late_message_stays_unacked_while_running(embedded_url, tmp_path):
         client.close()
         app.close()
         worker.stop()
+
+
+@pytest.mark.parametrize(("kind", "mingle"), [("embedded", True), ("redis", True),
+                                              ("rabbitmq", True), ("rabbitmq", False)],
+                         ids=["embedded", "redis", "rabbitmq", "rabbitmq-without-mingle"])
+def test_tasks_queued_before_start_wait_for_the_pool_and_all_run(embedded_url, tmp_path,
+                                                                 kind, mingle):
+    # The pool forks once the worker is connected (and synced); deliveries that
+    # come in before that (AMQP delivers during the set-up) are held, not lost.
+    queue = unique("early")
+    broker_url, backend_url = broker_urls(kind, embedded_url)
+    app = client_app(broker_url, backend_url)
+    try:
+        results = [add.apply_async((i, i), queue=queue) for i in range(20)]
+        worker = start_worker(tmp_path, broker_url, backend_url, name=unique("early"),
+                              queues=[queue], extra=[] if mingle else ["--without-mingle"])
+        try:
+            assert [result.get(timeout=15) for result in results] == \
+                [2 * i for i in range(20)]
+            assert "rejecting it" not in worker.log()
+            assert len(children_of(worker.process.pid)) == 2
+        finally:
+            worker.stop()
+    finally:
+        app.close()

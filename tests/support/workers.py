@@ -66,15 +66,25 @@ def client_app(broker: str, backend: str, module_app: App | None = None) -> App:
 
 def wait_for_ping(app: App, nodename: str, process: subprocess.Popen, logfile: Path,
                   timeout: float = 20.0) -> None:
-    """Poll ``ping`` until ``nodename`` answers; fail with the log if it exits or hangs."""
+    """Poll ``ping`` until ``nodename`` answers and has logged that it is ready.
+
+    A node answers ping while it syncs with the others, before its pool runs;
+    "<node> ready." comes once the pool does. Fails with the log if the
+    worker exits or hangs.
+    """
     deadline = time.monotonic() + timeout
+    answered = False
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"worker exited with {process.returncode}:\n"
                                  f"{logfile.read_text(errors='replace')[-3000:]}")
-        replies = app.control.ping(destination=[nodename], timeout=0.5)
-        if any(nodename in reply for reply in replies):
-            return
+        if not answered:
+            replies = app.control.ping(destination=[nodename], timeout=0.5)
+            answered = any(nodename in reply for reply in replies)
+        if answered:
+            if f"{nodename} ready." in logfile.read_text(errors="replace"):
+                return
+            time.sleep(0.02)
     raise AssertionError(f"worker {nodename} did not answer ping in {timeout}s:\n"
                          f"{logfile.read_text(errors='replace')[-3000:]}")
 

@@ -655,15 +655,17 @@ class PreforkPool(BasePool):
 
     def grow(self, n: int = 1) -> None:
         """Add ``n`` children."""
-        self._pool.grow(n)
+        if self._pool is not None:  # else start() forks them
+            self._pool.grow(n)
         self.concurrency += n
 
     def shrink(self, n: int = 1) -> None:
         """Remove ``n`` idle children."""
         # billiard counts a child idle until its accept is read: read what is
         # there, so a child that has just taken a job from the pipe is not removed.
-        self.drain_results()
-        self._pool.shrink(n)
+        if self._pool is not None:
+            self.drain_results()
+            self._pool.shrink(n)
         self.concurrency -= n
 
     def processes(self) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -111,6 +112,7 @@ class Worker:
         self.ready_at: float | None = None
         #: During a warm shutdown: since when only jobs no process took are left.
         self._unstarted_since: float | None = None
+        self._pool_started = False
 
     @property
     def send_events(self) -> bool:
@@ -141,7 +143,6 @@ class Worker:
         self.app.import_modules()
         self._load_state()
         install_signal_handlers(self)
-        self.pool.start()
         self.consumer = Consumer(self)
         try:
             self._run_connected()
@@ -174,22 +175,28 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - reported, the worker is exiting anyway
             logger.error("Cannot write state file %s: %r", self.statedb.path, exc)
 
-    def _start_mingle(self, connection, consumer: Consumer, hub: Hub) -> None:
-        """Sync revoked ids and the clock with running nodes; hold tasks until done."""
+    def _start_mingle(self, connection, consumer: Consumer, hub: Hub) -> bool:
+        """Sync revoked ids and the clock with running nodes; hold tasks until done.
+
+        Returns whether a sync was started; the pool is then started when it ends.
+        """
         if not self.mingle or connection.transport.driver_type not in MINGLE_TRANSPORTS:
-            return
+            return False
         consumer.holding = True
+        thread: list[threading.Thread] = []
 
         def done(replies) -> None:
-            consumer.call_in_loop(lambda: self._mingled(consumer, replies))
+            consumer.call_in_loop(lambda: self._mingled(consumer, replies, thread))
 
         # From the loop's first pass: by then this node's own control queue is
         # subscribed (Redis subscribes on the first tick), so the node answers
         # its own discovery ping and a lone worker does not wait out the timeout.
-        hub.call_soon(lambda: start_mingle(self.app, self.hostname, self.revoked.as_list(),
-                                           self.app.conf.worker_mingle_timeout, done))
+        hub.call_soon(lambda: thread.append(
+            start_mingle(self.app, self.hostname, self.revoked.as_list(),
+                         self.app.conf.worker_mingle_timeout, done)))
+        return True
 
-    def _mingled(self, consumer: Consumer, replies) -> None:
+    def _mingled(self, consumer: Consumer, replies, thread: list[threading.Thread]) -> None:
         for _node, reply in replies:
             self.merge_revoked(reply.get("revoked"))
             remote_clock = reply.get("clock")
@@ -201,6 +208,12 @@ class Worker:
             logger.info("mingle: sync with %d node(s)", len(replies))
         else:
             logger.info("mingle: all alone")
+        if not self._pool_started and not self.stopping:
+            # The sync's thread is ending: fork only once it is gone, so no
+            # child is born with another thread's lock held.
+            for finished in thread:
+                finished.join(timeout=1.0)
+            self._start_pool(consumer.hub)
         consumer.release_hold()
 
     def _connect(self, first: bool):
@@ -267,6 +280,10 @@ class Worker:
             count = self._purge(connection)
             logger.warning("Purged %d message(s) from %s", count, ", ".join(self.queues))
         consumer = self.consumer
+        if not self._pool_started:
+            # Deliveries can come in while the rest is set up (AMQP delivers on
+            # any channel call): they wait until the pool is there.
+            consumer.holding = True
         # Batching must be on before the first delivery, so every delivery tag is
         # known when acks are grouped.
         enable_batching(connection.default_channel)
@@ -278,18 +295,20 @@ class Worker:
                            connection.channel())
         node.listen(callback=_guarded(node.handle_message))
         # Before the loop runs, so no task starts ahead of the sync.
-        self._start_mingle(connection, consumer, hub)
+        mingling = self._start_mingle(connection, consumer, hub)
         self._start_events(connection, hub)
-        if first:
-            self.ready_at = time.monotonic()
-            logger.info("%s ready.", self.hostname)
-        else:
+        if not mingling:
+            self._start_pool()
+        if not first:
             logger.warning("Reconnected to broker %s", mask_url(self.app.broker_url))
         hub.propagate_errors = connection.connection_errors
-        # Last, after everything that can fail: until the hub is reset below the
-        # pool's results, child replacement and time limits run in this loop;
-        # before and after (back-off, shutdown) the pool runs them itself.
-        self.pool.register_with_event_loop(hub)
+        if self._pool_started:
+            # Last, after everything that can fail: until the hub is reset below
+            # the pool's results, child replacement and time limits run in this
+            # loop; before and after (back-off, shutdown) the pool runs them itself.
+            self.pool.register_with_event_loop(hub)
+            if not mingling:
+                consumer.release_hold()
         loop = hub.create_loop()
         channel = connection.default_channel
         try:
@@ -398,7 +417,29 @@ class Worker:
             count += bound.purge() or 0
         return count
 
+    def _start_pool(self, hub: Hub | None = None) -> None:
+        """Fork the pool once the worker is connected, set up and synced (mingle).
+
+        Everything the main process builds and first runs until then
+        (connections, the consumer, the control node, the event dispatcher,
+        the sync) is made before the fork: the memory pages it writes stay
+        shared with the children instead of being copied for the main process.
+        Until then the consumer holds the tasks it receives; from then on the
+        worker is ready.
+        """
+        if self._pool_started:
+            return
+        self.pool.start()
+        self._pool_started = True
+        if hub is not None:  # started from inside the running loop
+            self.pool.register_with_event_loop(hub)
+        self.ready_at = time.monotonic()
+        logger.info("%s ready.", self.hostname)
+
     def _stop_pool(self) -> None:
+        if not self._pool_started:
+            self.app.close()
+            return
         if self.cold:
             logger.warning("Cold shutdown: terminating pool processes")
             self.pool.terminate()
