@@ -4,6 +4,11 @@ Workers run as real subprocesses (``python -m tuiq worker`` and ``celery worker`
 ``PYTHONPATH`` including the repository root, so ``bench.tasks_tuiq`` and
 ``bench.tasks_celery`` import. Readiness is the app's ``control.ping`` answered by the
 node; stopping is SIGTERM (warm shutdown) and a wait.
+
+Before the first worker starts, the checkout's sources (``tuiq/``, ``bench/``) are
+byte-compiled, as pip does for an installed package and already did for Celery's: a
+checkout run with ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile every module
+at every start.
 """
 
 from __future__ import annotations
@@ -34,6 +39,22 @@ ENGINES = ("tuiq", "celery")
 TASK_MODULE = {"tuiq": "bench.tasks_tuiq", "celery": "bench.tasks_celery"}
 TASK_NAME = "bench.noop"
 LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR") or tempfile.mkdtemp(prefix="tuiq-bench-"))
+
+
+_compiled = False
+
+
+def compile_sources() -> None:
+    """Byte-compile ``tuiq/`` and ``bench/`` once (quietly; written even when
+    ``PYTHONDONTWRITEBYTECODE`` is set)."""
+    global _compiled
+    if _compiled:
+        return
+    import compileall
+
+    for folder in ("tuiq", "bench"):
+        compileall.compile_dir(str(ROOT / folder), quiet=2)
+    _compiled = True
 
 
 def environment() -> dict[str, Any]:
@@ -254,6 +275,7 @@ def start_worker(engine: str, broker: str, backend: str, queue: str, *, name: st
                  celery_defaults: bool = False, env: dict[str, str] | None = None,
                  ready_app=None, timeout: float = 30.0) -> Worker:
     """Start a worker of ``engine`` on ``queue``; with ``ready_app``, wait until it pings."""
+    compile_sources()
     name = name or unique(f"bench-{engine}")
     nodename = f"{name}@{socket.gethostname()}"
     command = worker_command(engine, broker, backend, queue, f"{name}@%h", concurrency,
