@@ -645,8 +645,10 @@ class PreforkPool(BasePool):
 
     def restart(self) -> None:
         """Replace every child, each after its current task (``pool_restart``)."""
-        if not self.allow_restart or self._pool is None:
+        if not self.allow_restart:
             raise NotImplementedError("pool restarts are not enabled on this worker")
+        if self._pool is None:  # not forked yet: its children will be fresh anyway
+            return
         self._pool.restart()
         # A child checks its restart flag only between jobs, and an idle one is
         # blocked reading the job pipe: one no-op job per child wakes them all.
