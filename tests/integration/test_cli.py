@@ -164,7 +164,7 @@ def test_pidfile_logfile_and_short_hostname(embedded_url, tmp_path):
     main_log = tmp_path / "celery.log"
     try:
         # -n foo means host "foo": the node is celery@foo, and %n is its name part.
-        wait_for_ping(app, nodename, process, console)
+        wait_for_ping(app, nodename, process, main_log)
         assert pidfile.read_text() == f"{process.pid}\n"
         assert add.apply_async((1, 1), queue=queue).get(timeout=10) == 2
         wait_until(lambda: (tmp_path / "celery-1.log").exists()

@@ -77,16 +77,24 @@ def wait_for_ping(app: App, nodename: str, process: subprocess.Popen, logfile: P
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"worker exited with {process.returncode}:\n"
-                                 f"{logfile.read_text(errors='replace')[-3000:]}")
+                                 f"{_text(logfile)[-3000:]}")
         if not answered:
             replies = app.control.ping(destination=[nodename], timeout=0.5)
             answered = any(nodename in reply for reply in replies)
         if answered:
-            if f"{nodename} ready." in logfile.read_text(errors="replace"):
+            if f"{nodename} ready." in _text(logfile):
                 return
             time.sleep(0.02)
-    raise AssertionError(f"worker {nodename} did not answer ping in {timeout}s:\n"
-                         f"{logfile.read_text(errors='replace')[-3000:]}")
+    state = "was not ready" if answered else "did not answer ping"
+    raise AssertionError(f"worker {nodename} {state} in {timeout}s:\n{_text(logfile)[-3000:]}")
+
+
+def _text(path: Path) -> str:
+    """A log file's text so far (empty before the worker creates it)."""
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def start_worker(tmp_path: Path, broker: str, backend: str, *, name: str,

@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from textual import events
+
 from tests.support.brokers import REDIS_URL, require_port, unique
 from tests.support.workers import WorkerProcess, start_worker
 from tuiq import App
@@ -150,3 +152,16 @@ async def filter_tasks(pilot, text: str) -> None:
     await pilot.press(*text)
     await pilot.press("enter")
     await pilot.pause()
+
+
+#: Key names of the characters the burst tests type that are not their own name.
+KEY_NAMES = {":": "colon", " ": "space", "_": "underscore", ".": "full_stop", "/": "slash",
+             "-": "minus", ",": "comma", "@": "at"}
+
+
+def send_burst(app, text: str, *keys: str) -> None:
+    """Queue ``text`` then ``keys`` all at once, as a paste or a fast typist does."""
+    for character in text:
+        app._driver.send_message(events.Key(KEY_NAMES.get(character, character), character))
+    for key in keys:
+        app._driver.send_message(events.Key(key, {"enter": "\r"}.get(key)))

@@ -15,6 +15,7 @@ from tests.tui.app_pilot import (
     redis_urls,
     screen_text,
     select_node,
+    send_burst,
     start_cluster,
     until,
     worker_until,
@@ -266,7 +267,7 @@ async def test_command_mode_shows_every_reply_and_the_silent_nodes(redis_cluster
     ghost = "ghost@nowhere"
     app = live_console(redis_cluster)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await pilot.press("colon", *f"ping -d {redis_cluster.node},{ghost} -t 0.5", "enter")
+        send_burst(app, f":ping -d {redis_cluster.node},{ghost} -t 0.5", "enter")
         await until(pilot, lambda: app.last_outcome is not None)
         assert app.last_outcome.replies == {redis_cluster.node: {"ok": "pong"}}
         assert app.last_outcome.missing == [ghost]
@@ -275,10 +276,11 @@ async def test_command_mode_shows_every_reply_and_the_silent_nodes(redis_cluster
         assert f"{redis_cluster.node}: ok: pong" in screen_text(app)
 
         app.last_outcome = None
-        await pilot.press("colon", *f"stats -d {redis_cluster.node}", "enter")
-        await until(pilot, lambda: isinstance(app.screen, RepliesScreen))
+        send_burst(app, f":stats -d {redis_cluster.node}", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RepliesScreen)
+                    and f"{redis_cluster.node}: stats" in screen_text(app),
+                    message=lambda: screen_text(app))
         shown = screen_text(app)
-        assert f"{redis_cluster.node}: stats" in shown
         assert "pool.max-concurrency" in shown
         await pilot.press("escape")
         assert not isinstance(app.screen, RepliesScreen)

@@ -9,7 +9,7 @@ from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input
 
-from tests.tui.app_pilot import SIZE, pilot_test, screen_text, until
+from tests.tui.app_pilot import SIZE, pilot_test, screen_text, send_burst, until
 from tests.tui.canned import ALPHA, FAILED_ID, RESERVED_ID
 from tuiq.tui.commands import CONSOLE_COMMANDS
 from tuiq.tui.keys import KEYS, keys_for
@@ -25,8 +25,10 @@ DESTRUCTIVE = ("terminate", "shutdown", "pool_restart", "purge")
 
 
 async def command_error(pilot, app, line: str) -> str:
-    """Type ``:line`` and Enter; the one-line error the command line shows."""
-    await pilot.press("colon", *line, "enter")
+    """Type ``:line`` and Enter (as one burst of keys); the one-line error shown."""
+    send_burst(app, ":" + line, "enter")
+    await until(pilot, lambda: isinstance(app.screen, CommandLineScreen) and app.screen.error,
+                message=lambda: f"no error shown for {line!r}; screen {app.screen!r}")
     await pilot.pause()
     assert isinstance(app.screen, CommandLineScreen), "a refused line keeps the prompt open"
     error = app.screen.error
@@ -80,18 +82,6 @@ async def test_command_mode_switches_views_and_quits(console):
         await pilot.press("colon", "q", "enter")
         await pilot.pause()
     assert app.return_code == 0
-
-
-#: Key names of the characters the burst tests type that are not their own name.
-KEY_NAMES = {":": "colon", " ": "space", "_": "underscore", ".": "full_stop", "/": "slash"}
-
-
-def send_burst(app, text: str, *keys: str) -> None:
-    """Queue ``text`` then ``keys`` all at once, as a paste or a fast typist does."""
-    for character in text:
-        app._driver.send_message(events.Key(KEY_NAMES.get(character, character), character))
-    for key in keys:
-        app._driver.send_message(events.Key(key, {"enter": "\r"}.get(key)))
 
 
 @pilot_test

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.command import CommandList, CommandPalette
 
-from tests.tui.app_pilot import SIZE, pilot_test, redis_urls, start_cluster, until
+from tests.tui.app_pilot import SIZE, pilot_test, redis_urls, send_burst, start_cluster, until
 from tuiq.cli.remote import load_user_commands
 from tuiq.tui.app import TopApp
 from tuiq.tui.screens.prompt import ArgumentsScreen
@@ -30,12 +30,14 @@ async def test_user_commands_in_the_palette_and_command_mode(tmp_path):
             assert entries[0] == "user_hello [greeting]"
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, ArgumentsScreen))
-            await pilot.press(*"bonjour", "tab", *cluster.node, "enter")
+            send_burst(app, "bonjour")
+            send_burst(app, "", "tab")
+            send_burst(app, cluster.node, "enter")
             await until(pilot, lambda: app.last_outcome is not None)
             assert app.last_outcome.replies == {cluster.node: {"ok": "bonjour"}}
 
             app.last_outcome = None
-            await pilot.press("colon", *f"increase_prefetch_count 3 -d {cluster.node}", "enter")
+            send_burst(app, f":increase_prefetch_count 3 -d {cluster.node}", "enter")
             await until(pilot, lambda: app.last_outcome is not None)
             assert app.last_outcome.replies == {
                 cluster.node: {"ok": "prefetch count incremented"}}
