@@ -22,7 +22,7 @@ from tuiq import states
 from tuiq.broker import mask_url
 from tuiq.control.node import create_node, make_mailbox
 from tuiq.events.dispatcher import EventDispatcher
-from tuiq.exceptions import BrokerUnavailable
+from tuiq.exceptions import BrokerUnavailable, TuiqError
 from tuiq.transport import enable_batching
 from tuiq.transport import flush as flush_bookkeeping
 from tuiq.worker import trace
@@ -48,6 +48,10 @@ UNSTARTED_WAIT = 5.0
 
 class WorkerShutdown(Exception):
     """Raised inside the loop to leave it."""
+
+
+class PoolStartFailed(TuiqError):
+    """The pool's processes could not be started (a fork refused, for instance)."""
 
 
 class Worker:
@@ -113,6 +117,8 @@ class Worker:
         #: During a warm shutdown: since when only jobs no process took are left.
         self._unstarted_since: float | None = None
         self._pool_started = False
+        #: Start-up sync threads: none may be alive when the pool forks.
+        self._mingle_threads: list[threading.Thread] = []
 
     @property
     def send_events(self) -> bool:
@@ -183,20 +189,20 @@ class Worker:
         if not self.mingle or connection.transport.driver_type not in MINGLE_TRANSPORTS:
             return False
         consumer.holding = True
-        thread: list[threading.Thread] = []
 
         def done(replies) -> None:
-            consumer.call_in_loop(lambda: self._mingled(consumer, replies, thread))
+            consumer.call_in_loop(lambda: self._mingled(consumer, replies))
 
         # From the loop's first pass: by then this node's own control queue is
         # subscribed (Redis subscribes on the first tick), so the node answers
         # its own discovery ping and a lone worker does not wait out the timeout.
-        hub.call_soon(lambda: thread.append(
+        hub.call_soon(lambda: self._mingle_threads.append(
             start_mingle(self.app, self.hostname, self.revoked.as_list(),
                          self.app.conf.worker_mingle_timeout, done)))
         return True
 
-    def _mingled(self, consumer: Consumer, replies, thread: list[threading.Thread]) -> None:
+    def _mingled(self, consumer: Consumer, replies) -> None:
+        self._mingle_threads = [t for t in self._mingle_threads if t.is_alive()]
         for _node, reply in replies:
             self.merge_revoked(reply.get("revoked"))
             remote_clock = reply.get("clock")
@@ -209,11 +215,17 @@ class Worker:
         else:
             logger.info("mingle: all alone")
         if not self._pool_started and not self.stopping:
-            # The sync's thread is ending: fork only once it is gone, so no
-            # child is born with another thread's lock held.
-            for finished in thread:
+            # The sync's thread is ending (and, after a reconnect, an earlier
+            # one may be too): fork only once they are gone, so no child is
+            # born with another thread's lock held.
+            for finished in self._mingle_threads:
                 finished.join(timeout=1.0)
-            self._start_pool(consumer.hub)
+            try:
+                self._start_pool(consumer.hub)
+            except PoolStartFailed as exc:
+                logger.critical("%s", exc)
+                self.request_shutdown("pool failed to start", cold=True)
+                return
         consumer.release_hold()
 
     def _connect(self, first: bool):
@@ -429,7 +441,10 @@ class Worker:
         """
         if self._pool_started:
             return
-        self.pool.start()
+        try:
+            self.pool.start()
+        except Exception as exc:
+            raise PoolStartFailed(f"cannot start the {self.pool_kind} pool: {exc}") from exc
         self._pool_started = True
         if hub is not None:  # started from inside the running loop
             self.pool.register_with_event_loop(hub)
