@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,25 @@ import pytest
 
 from tests.support.brokers import BROKERS, broker_urls, unique
 from tests.support.workers import client_app, start_worker
+
+
+def pytest_sessionstart(session):
+    """Prepare the subprocesses the tests start: SIGINT deliverable, bytecode compiled.
+
+    A shell that runs the tests in the background without job control makes them
+    ignore SIGINT, and every subprocess would inherit that: the ctrl+c tests need
+    it to arrive. The tests start hundreds of worker and CLI subprocesses; with
+    ``PYTHONDONTWRITEBYTECODE`` set each of them would otherwise compile every
+    module it imports again.
+    """
+    import compileall
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("tuiq", "tests"):
+        compileall.compile_dir(str(root / folder), quiet=2)
 
 
 @pytest.fixture(scope="session")
