@@ -30,7 +30,7 @@ class WorkerProcess:
 
     def log(self) -> str:
         """Everything the worker logged so far."""
-        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+        return _text(self.logfile)
 
     def signal(self, signum: int) -> None:
         """Send a signal to the main process only."""
