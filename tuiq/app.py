@@ -12,9 +12,8 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Producer, Queue
 from kombu.clocks import LamportClock
-from kombu.pools import producers
 
 from tuiq.config import Settings, settings_from_env, settings_from_object
 from tuiq.exceptions import NotRegistered, QueueNotFound
@@ -471,25 +470,53 @@ class App:
                 if sent_event is not None:
                     self._send_sent_event(producer, sent_event, publish_kwargs)
                 return
-            connection = self._producer_connection()
+            producer = self._thread_producer()
             # kombu re-checks (and copies) every entity to declare on each publish;
             # a queue this connection already declared is skipped altogether.
             declared = self._local.__dict__.setdefault("declared", set())
             queue = publish_kwargs["declare"][0] if publish_kwargs.get("declare") else None
             if queue is not None and queue.name in declared:
                 publish_kwargs["declare"] = []
-            with producers[connection].acquire(block=True) as pooled:
-                pooled.publish(body, **publish_kwargs)
-                if sent_event is not None:
-                    self._send_sent_event(pooled, sent_event, publish_kwargs)
+            self._publish_once_then_retry(producer, body, publish_kwargs)
+            if sent_event is not None:
+                self._send_sent_event(producer, sent_event, publish_kwargs)
             if queue is not None:
                 declared.add(queue.name)
         except (OperationalError, ConnectionError, OSError) as exc:
-            self._local.__dict__.pop("declared", None)
+            if producer is None or producer is getattr(self._local, "producer", None):
+                # The next send starts on a fresh connection, not on this broken one.
+                self._drop_thread_connection()
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BrokerUnavailable(
                 f"cannot reach broker {mask_url(self.broker_url)}: {reason}"
             ) from exc
+
+    def _thread_producer(self) -> Producer:
+        """This thread's producer, on this thread's connection (made on first use)."""
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
+            producer = Producer(self._producer_connection(), auto_declare=False)
+            self._local.producer = producer
+        return producer
+
+    @staticmethod
+    def _publish_once_then_retry(producer: Producer, body: Any,
+                                 publish_kwargs: dict[str, Any]) -> None:
+        """Publish; only after a connection error go through kombu's retrying path.
+
+        ``Connection.ensure`` builds a wrapper on every call, a good part of a
+        publish's cost, for a case (a lost connection) that is rare.
+        """
+        if not publish_kwargs["retry"]:
+            producer.publish(body, **publish_kwargs)
+            return
+        connection = producer.connection
+        first_try = dict(publish_kwargs, retry=False)
+        try:
+            producer.publish(body, **first_try)
+        except (connection.recoverable_connection_errors
+                + connection.recoverable_channel_errors):
+            producer.publish(body, **publish_kwargs)
 
     def _send_sent_event(self, producer: Any, fields: dict[str, Any],
                          publish_kwargs: dict[str, Any]) -> None:
@@ -536,8 +563,12 @@ class App:
     def _drop_thread_connection(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
-            connection.release()
+            try:
+                connection.release()
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close
+                pass
             self._local.connection = None
+        self._local.__dict__.pop("producer", None)
         self._local.__dict__.pop("declared", None)
 
     def _after_fork(self) -> None:

@@ -182,14 +182,21 @@ class RedisBackend(ResultBackend):
                 meta = self.get_task_meta(task_id)
                 if meta["status"] in states.READY_STATES:
                     return meta
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError("The operation timed out.")
+                # The key is read again once per interval (covers a publish lost on
+                # a reconnect), not after every (un)subscribe confirmation, which
+                # ``get_message`` also answers with None.
+                reread_at = time.monotonic() + (
+                    interval if remaining is None else min(interval, remaining))
                 while True:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        raise TimeoutError("The operation timed out.")
-                    wait = interval if remaining is None else min(interval, remaining)
+                    wait = reread_at - time.monotonic()
+                    if wait <= 0:
+                        break
                     message = pubsub.get_message(timeout=max(wait, 0.001))
                     if message is None:
-                        break  # re-read the key: covers a publish lost on reconnect
+                        continue
                     # The connection is shared between waits: skip other keys' news.
                     if message.get("type") == "message" and message.get("channel") == channel:
                         meta = self.decode(message["data"])

@@ -189,6 +189,14 @@ class _PoolWorker(billiard.pool.Worker):
         kwargs["sigprotection"] = True
         super().__init__(*args, **kwargs)
 
+    def after_fork(self) -> None:
+        """In the child: report with plain pickle, as the jobs come (see ``encode_job``)."""
+        super().after_fork()
+        queue = self.outq
+        send_payload = queue.send_payload  # keeps the queue's write lock
+        dumps, protocol = pickle.dumps, pickle.HIGHEST_PROTOCOL
+        queue.put = lambda obj: send_payload(dumps(obj, protocol))
+
 
 class _DirectPool(billiard.pool.Pool):
     """billiard's pool without its threads, with jobs written to the children's pipe by the caller.
