@@ -4,6 +4,7 @@ and what the receiver makes of a message (no broker involved)."""
 from __future__ import annotations
 
 import time
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -289,7 +290,8 @@ class MemoryBroker:
         from kombu import Connection, Consumer
 
         self.connection = Connection("memory://")
-        queue = receiver_queue(event_exchange("memory"), f"unit-{id(self)}")
+        # A fresh name: kombu's memory broker outlives the test, and an id() can repeat.
+        queue = receiver_queue(event_exchange("memory"), f"unit-{uuid.uuid4().hex}")
         self.messages: list[tuple[str, object, dict]] = []
         self.consumer = Consumer(self.connection.channel(), [queue], no_ack=True,
                                  accept=["json"], callbacks=[self._on_message])
