@@ -21,6 +21,7 @@ from kombu.serialization import prepare_accept_content, registry
 
 from tuiq import states
 from tuiq.backends.base import ResultBackend, build_meta
+from tuiq.backends.redis_wait import ResultWaiter
 from tuiq.exceptions import BrokerUnavailable, TimeoutError
 
 TASK_KEY_PREFIX = "celery-task-meta-"
@@ -166,8 +167,40 @@ class RedisBackend(ResultBackend):
             except redis.RedisError:
                 pass
 
+    def _waiter(self) -> ResultWaiter:
+        waiter = getattr(self._local, "waiter", None)
+        if waiter is None or waiter.pid != os.getpid():
+            waiter = self._local.waiter = ResultWaiter(self.client.connection_pool)
+        return waiter
+
+    def _drop_waiter(self) -> None:
+        waiter = getattr(self._local, "waiter", None)
+        self._local.waiter = None
+        if waiter is not None and waiter.pid == os.getpid():
+            waiter.close()
+
     def wait_for(self, task_id, timeout=None, interval=0.5):
-        """Wait for a ready state: subscribe first, then read, so nothing is missed."""
+        """Wait for a ready state; subscribed before the first read, so nothing is missed."""
+        waiter = self._waiter()
+        if not waiter.resp3:
+            return self._wait_with_pubsub(task_id, timeout, interval)
+        try:
+            meta = waiter.wait(
+                self.key_for(task_id), self.decode,
+                lambda meta: meta.get("status") in states.READY_STATES, timeout, interval)
+        except redis.ConnectionError as exc:
+            self._drop_waiter()
+            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+        except BaseException:
+            # Interrupted mid-reply (ctrl+c, a refused command): start clean next time.
+            self._drop_waiter()
+            raise
+        if meta is None:
+            raise TimeoutError("The operation timed out.")
+        return meta
+
+    def _wait_with_pubsub(self, task_id, timeout, interval):
+        """RESP2's way: a pub/sub connection, and the key read on another one."""
         key = self.key_for(task_id)
         channel = key.encode()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -226,6 +259,7 @@ class RedisBackend(ResultBackend):
     def close(self):
         """Drop the connection pool."""
         self._drop_pubsub()
+        self._drop_waiter()
         if self._client is not None:
             self._client.close()
             self._client = None
