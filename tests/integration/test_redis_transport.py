@@ -195,3 +195,30 @@ def test_a_global_key_prefix_applies_to_published_messages_and_bookkeeping():
         assert tag not in client.hkeys("pfx:unacked")
         consumer.cancel()
     assert client.llen(f"pfx:{name}") == 0
+
+
+def test_the_server_version_comes_from_the_connection_handshake():
+    client = redis.Redis.from_url(f"{REDIS_URL}/{DB}")
+    with _connection() as connection:
+        channel = connection.default_channel
+        assert channel._server_version() == client.info("server")["redis_version"]
+
+
+def _asks_for_maintenance_notifications(connection) -> bool:
+    # What redis-py 8 checks before sending CLIENT MAINT_NOTIFICATIONS on connect.
+    config = getattr(connection, "maint_notifications_config", None)
+    return bool(config and config.enabled)
+
+
+def test_connections_skip_the_maintenance_notification_handshake():
+    from tuiq.backends.redis import redis_client_from_url
+
+    plain = redis.Redis.from_url(f"{REDIS_URL}/{DB}").connection_pool.get_connection()
+    assert _asks_for_maintenance_notifications(plain)  # redis-py's default: "auto"
+    with _connection() as connection:
+        channel = connection.default_channel
+        assert not _asks_for_maintenance_notifications(channel._kept_connection())
+        assert not _asks_for_maintenance_notifications(
+            channel.client.connection_pool.get_connection())
+    backend = redis_client_from_url(f"{REDIS_URL}/{DB}")
+    assert not _asks_for_maintenance_notifications(backend.connection_pool.get_connection())

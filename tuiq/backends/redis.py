@@ -23,6 +23,7 @@ from tuiq import states
 from tuiq.backends.base import ResultBackend, build_meta
 from tuiq.backends.redis_wait import ResultWaiter
 from tuiq.exceptions import BrokerUnavailable, TimeoutError
+from tuiq.transport.redis import lean_handshake
 
 TASK_KEY_PREFIX = "celery-task-meta-"
 GROUP_KEY_PREFIX = "celery-taskset-meta-"
@@ -55,6 +56,7 @@ def redis_client_from_url(url: str, **options: Any) -> redis.Redis:
         query = f"?{parts.query}" if parts.query else ""
         options.pop("socket_connect_timeout", None)
         return redis.Redis.from_url(f"unix://{parts.path}{query}", **options)
+    options = {**lean_handshake(), **options}
     if scheme in ("valkey", "valkeys"):
         url = urlunsplit((scheme.replace("valkey", "redis"), *parts[1:]))
     return redis.Redis.from_url(url, **options)

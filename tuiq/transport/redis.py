@@ -120,6 +120,20 @@ _decode_envelope = json.JSONDecoder(object_hook=kombu_json.object_hook).decode
 MAX_BATCH = 64
 
 
+def lean_handshake() -> dict[str, Any]:
+    """redis-py connection options that leave out the maintenance-notification handshake.
+
+    redis-py 8 asks every new RESP3 connection for ``CLIENT MAINT_NOTIFICATIONS``,
+    which servers other than Redis 8 refuse: a round trip and an exception per
+    connection, for notifications of cluster moves tuiq does not act on.
+    """
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # redis-py before 7: no such handshake
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 def server_has_blmpop(redis_version: str) -> bool:
     """Whether a server reporting ``redis_version`` has BLMPOP (added in Redis 7.0).
 
@@ -168,15 +182,25 @@ class Channel(kombu_redis.Channel):
         if known is None:
             known = False
             if not self.global_keyprefix:  # kombu's key prefixing knows only BRPOP
-                try:
-                    version = self._create_client().info("server").get("redis_version", "")
-                except self.connection_errors:
-                    raise
-                except Exception:  # noqa: BLE001 - a server that cannot say: use BRPOP
-                    version = ""
-                known = server_has_blmpop(str(version))
+                known = server_has_blmpop(self._server_version())
             self.__dict__["_tuiq_pops_many"] = known
         return known
+
+    def _server_version(self) -> str:
+        """The server's version: from the RESP3 handshake if there was one, else INFO."""
+        connection = self.client.connection
+        if connection is not None and connection._sock is None:
+            connection.connect()
+        hello = getattr(connection, "handshake_metadata", None) or {}
+        version = hello.get(b"version") or hello.get("version")
+        if version:
+            return version.decode() if isinstance(version, bytes) else str(version)
+        try:
+            return str(self._create_client().info("server").get("redis_version", ""))
+        except self.connection_errors:
+            raise
+        except Exception:  # noqa: BLE001 - a server that cannot say: use BRPOP
+            return ""
 
     def _brpop_read(self, **options):
         many = self._pops_many()
@@ -273,6 +297,11 @@ class Channel(kombu_redis.Channel):
             kept = (pool, pool.get_connection())
             self.__dict__["_tuiq_kept"] = kept
         return kept[1]
+
+    def _connparams(self, asynchronous=False):
+        params = super()._connparams(asynchronous=asynchronous)
+        params.update(lean_handshake())
+        return params
 
     def _create_client(self, asynchronous=False):
         if asynchronous:
