@@ -162,3 +162,19 @@ def test_app_commands_appear_in_help():
         assert result.returncode == 0, result.stderr
         assert "user_hello" in result.stdout and "Say hello from a user-defined" in result.stdout
     assert "user_hello" not in tuiq_cli(["inspect", "--help"], timeout=30).stdout
+
+
+def test_on_redis_a_broadcast_ends_once_every_node_that_got_it_replied(shared, sapp):
+    node = shared.worker.nodename
+    with ControlClient(sapp) as client:
+        client.broadcast("ping", reply=True, timeout=5)  # warm up
+        started = time.monotonic()
+        # A long settle: only the count of receivers can end this wait early.
+        replies = client.broadcast("ping", reply=True, timeout=10, settle=2.0)
+        elapsed = time.monotonic() - started
+    assert replies[node] == {"ok": "pong"}
+    if shared.kind == "rabbitmq":
+        # RabbitMQ does not say how many queues a fanout reached: the settle is waited.
+        assert elapsed >= 2.0
+    else:
+        assert elapsed < 1.0

@@ -103,3 +103,25 @@ def test_python_api_maps_positionals_by_the_registry():
     assert map_positional("stats", (), {}) == {}
     with pytest.raises(TypeError, match="unknown command"):
         map_positional("not_registered_anywhere", ("x",), {})
+
+
+def test_a_discovering_collector_stops_once_every_receiver_replied():
+    from tuiq.control.client import _Collector
+
+    collector = _Collector(None, None, discovering=True, settle=30.0, started=0.0)
+    collector.receivers = 2
+    collector.on_reply({"a@h": {"ok": "pong"}})
+    assert collector.wake_at(deadline=1e12) is not None
+    collector.on_reply({"b@h": {"ok": "pong"}})
+    assert collector.wake_at(deadline=1e12) is None
+
+
+def test_a_discovering_collector_without_a_count_waits_for_the_settle():
+    import time
+
+    from tuiq.control.client import _Collector
+
+    collector = _Collector(None, None, discovering=True, settle=30.0,
+                           started=time.monotonic())
+    collector.on_reply({"a@h": {"ok": "pong"}})
+    assert collector.wake_at(deadline=1e12) is not None

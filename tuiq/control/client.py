@@ -91,6 +91,8 @@ class _Collector:
         self.settle = settle
         self.started = started
         self.last_seen: float | None = None
+        #: How many nodes the broker delivered the command to, when it says (Redis).
+        self.receivers: int | None = None
 
     def on_reply(self, body: Any) -> None:
         """A reply to the command itself."""
@@ -118,6 +120,8 @@ class _Collector:
             return None
         waiting = not self.expected <= set(self.replies)
         if self.discovering:
+            if self.receivers and len(self.replies) >= self.receivers:
+                return None  # every node that got the command has answered it
             if self.last_seen is None:
                 return deadline
             settled = self.last_seen + self.settle
@@ -172,8 +176,11 @@ class _Session:
 
     def publish(self, command: str, arguments: dict[str, Any], destination: list[str] | None,
                 pattern: str | None, matcher: str | None, ticket: str | None,
-                timeout: float) -> None:
-        """Send one request, exactly as kombu's ``Mailbox._publish`` builds it."""
+                timeout: float) -> int | None:
+        """Send one request, exactly as kombu's ``Mailbox._publish`` builds it.
+
+        Returns how many nodes received it, when the broker says (Redis), else None.
+        """
         message: dict[str, Any] = {"method": command, "arguments": arguments,
                                    "destination": destination, "pattern": pattern,
                                    "matcher": matcher}
@@ -181,6 +188,7 @@ class _Session:
             message.update(ticket=ticket, reply_to={"exchange": self.mailbox.reply_exchange.name,
                                                     "routing_key": self.oid})
         exchange = self.mailbox.exchange
+        self.channel.fanout_receivers = None
         self.producer.publish(
             message, exchange=exchange.name, declare=[exchange],
             headers={"clock": self.clock.forward(),
@@ -188,6 +196,7 @@ class _Session:
             serializer=self.mailbox.serializer or "json", retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
         )
+        return getattr(self.channel, "fanout_receivers", None)
 
     def drain(self, collector: _Collector, deadline: float) -> None:
         """Read replies until ``collector`` has all it expects or ``deadline`` passes."""
@@ -289,8 +298,9 @@ class ControlClient:
 
         Returns once every expected node has replied (``destination``, else
         ``expected``, else the nodes answering a discovery ping within
-        ``settle`` seconds of each other), after ``limit`` replies, or when
-        ``timeout`` runs out. Without ``reply`` the command is a cast: sent,
+        ``settle`` seconds of each other; on Redis, whose PUBLISH counts the
+        nodes it reached, as soon as that many have replied), after ``limit``
+        replies, or when ``timeout`` runs out. Without ``reply`` the command is a cast: sent,
         nothing awaited, None returned. Raises ``BrokerUnavailable`` when the
         broker cannot be reached and ``ValueError`` for a string destination.
         """
@@ -336,11 +346,14 @@ class ControlClient:
         session.handlers[ticket] = collector.on_reply
         ping_ticket = None
         try:
-            if known is None and command != "ping":
+            collector.receivers = session.publish(command, arguments, destination, pattern,
+                                                  matcher, ticket, timeout)
+            if known is None and command != "ping" and collector.receivers is None:
+                # The broker did not say how many nodes got the command (RabbitMQ):
+                # a ping finds the live ones, whose replies are then awaited.
                 ping_ticket = str(uuid.uuid4())
                 session.handlers[ping_ticket] = collector.on_ping
                 session.publish("ping", {}, destination, pattern, matcher, ping_ticket, timeout)
-            session.publish(command, arguments, destination, pattern, matcher, ticket, timeout)
             session.drain(collector, started + timeout)
         finally:
             session.handlers.pop(ticket, None)

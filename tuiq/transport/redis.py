@@ -271,6 +271,25 @@ class Channel(kombu_redis.Channel):
         priority = self._get_message_priority(message, reverse=False)
         self.run_commands([("LPUSH", self._q_for_pri(queue, priority), dumps(message))])
 
+    #: How many subscribers received the last fanout message (a broadcast), or None.
+    fanout_receivers: int | None = None
+
+    def _put_fanout(self, exchange, message, routing_key, **kwargs):
+        """Publish to a fanout exchange, keeping the count of receivers PUBLISH returns.
+
+        A broadcast's sender then knows how many nodes got it, so it can stop
+        waiting once that many have replied.
+        """
+        if kwargs.get("_publish_batch") is not None:
+            self.fanout_receivers = None
+            return super()._put_fanout(exchange, message, routing_key, **kwargs)
+        payload = dumps(message)
+        received = 0
+        with self.conn_or_acquire() as client:
+            for topic in self._get_publish_topics(exchange, routing_key):
+                received += int(client.publish(topic, payload) or 0)
+        self.fanout_receivers = received
+
     def run_commands(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one write on the kept connection; their raw replies.
 
