@@ -32,7 +32,6 @@ class ResultWaiter:
     """One process's, one thread's subscriber connection, used for one wait at a time."""
 
     def __init__(self, pool: Any) -> None:
-        self.pool = pool
         self.pid = os.getpid()
         self.connection = pool.make_connection()
         #: RESP3 is redis-py's default from version 8 (and a URL can ask for it).

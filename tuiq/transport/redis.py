@@ -157,6 +157,8 @@ class Channel(kombu_redis.Channel):
     QoS = QoS
     #: ``(envelope, its JSON text)`` while ``_deliver_raw`` delivers it, for ``QoS.append``.
     _delivering: tuple[dict[str, Any], str] | None = None
+    #: How many subscribers received the last fanout message (a broadcast), or None.
+    fanout_receivers: int | None = None
 
     def _brpop_start(self, timeout=None):
         if not self._pops_many():
@@ -270,9 +272,6 @@ class Channel(kombu_redis.Channel):
             return super()._put(queue, message, **kwargs)
         priority = self._get_message_priority(message, reverse=False)
         self.run_commands([("LPUSH", self._q_for_pri(queue, priority), dumps(message))])
-
-    #: How many subscribers received the last fanout message (a broadcast), or None.
-    fanout_receivers: int | None = None
 
     def _put_fanout(self, exchange, message, routing_key, **kwargs):
         """Publish to a fanout exchange, keeping the count of receivers PUBLISH returns.
