@@ -36,6 +36,7 @@ from bench.common import (
     broker_urls,
     client_app,
     close_app,
+    compile_sources,
     delete_queue,
     emit,
     median,
@@ -74,6 +75,7 @@ def measure(variant: str, kind: str, settle: float, ping_timeout: float,
     pinger = engine if ping_client == "own" else "celery"
     app, _ = client_app(pinger, broker, None, fast_poll=True)
     ping(pinger, app, "nobody@nowhere", timeout=0.05)  # warm the client's imports
+    compile_sources()  # once, and not inside the timed span
     wall_spawn = time.time()
     worker = start_worker(engine, broker, backend, queue, loglevel="INFO", **options)
     try:

@@ -9,7 +9,7 @@ from tuiq.worker.worker import EXIT_FAILURE, Worker
 
 
 class _RefusedPool(SoloPool):
-    def start(self) -> None:
+    def start(self, hub: object = None) -> None:
         raise OSError(11, "Resource temporarily unavailable")
 
 

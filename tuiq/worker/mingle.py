@@ -32,8 +32,11 @@ def ask_neighbours(app, hostname: str, revoked: list[str],
         # ping before its pool forks keeps about 1.3 MB of the main process's
         # memory shared with the children (measured with bench.startup).
         alive = client.broadcast("ping", reply=True, timeout=timeout) or {}
+        others = [node for node in alive if node != hostname]
+        if not others:
+            return []
         replies = client.broadcast("hello", {"from_node": hostname, "revoked": revoked},
-                                   reply=True, timeout=timeout, expected=list(alive)) or {}
+                                   reply=True, timeout=timeout, destination=others) or {}
     return [(node, value) for node, value in replies.items()
             if node != hostname and isinstance(value, dict)]
 

@@ -120,8 +120,10 @@ class BasePool:
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
 
-    def start(self) -> None:
-        """Start the pool's processes or threads."""
+    def start(self, hub: Any = None) -> None:
+        """Start the pool's processes or threads; with ``hub``, registered with it too."""
+        if hub is not None:
+            self.register_with_event_loop(hub)
 
     def register_with_event_loop(self, hub: Any) -> None:
         """Do the pool's bookkeeping inside ``hub`` until that hub is closed."""
@@ -391,8 +393,8 @@ class PreforkPool(BasePool):
         #: The fallback thread and the two ends of the pipe that stops it.
         self._keeper: tuple[threading.Thread, int, int] | None = None
 
-    def start(self) -> None:
-        """Fork the children."""
+    def start(self, hub: Any = None) -> None:
+        """Fork the children; their bookkeeping runs in ``hub``, or on a thread until one comes."""
         global _cancel_ring
         counter = billiard.Value("i", 0)
         # A fresh ring for every pool: children inherit it with the fork.
@@ -414,7 +416,10 @@ class PreforkPool(BasePool):
         self._results = _ResultPipe(self._pool._outqueue._reader.fileno())
         size = pipe_size(self._pool._inqueue._writer.fileno())
         self.lookahead_bytes, self.pipe_room = size // 4, size * 3 // 4
-        self._start_keeper()
+        if hub is not None:
+            self.register_with_event_loop(hub)
+        else:
+            self._start_keeper()
 
     # who drives the pool: the worker's hub, or the fallback thread ---------------------
     def register_with_event_loop(self, hub: Any) -> None:
@@ -424,7 +429,7 @@ class PreforkPool(BasePool):
         then the pool's own thread takes over again. Registering with a new hub
         (after a reconnect) leaves the previous one.
         """
-        if self._pool is None:
+        if self._pool is None or hub is self._hub:
             return
         self._stop_keeper()
         self._leave_hub()
@@ -706,9 +711,10 @@ class ThreadsPool(BasePool):
         super().__init__(concurrency)
         self._executor: ThreadPoolExecutor | None = None
 
-    def start(self) -> None:
+    def start(self, hub: Any = None) -> None:
         """Start the threads."""
         self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="tuiq-task")
+        super().start(hub)
 
     def apply(self, job, on_accept, on_done, on_error, soft, hard, ahead=False):
         """Submit ``job`` to a thread."""

@@ -310,7 +310,7 @@ class Worker:
         mingling = self._start_mingle(connection, consumer, hub)
         self._start_events(connection, hub)
         if not mingling:
-            self._start_pool()
+            self._start_pool(hub)
         if not first:
             logger.warning("Reconnected to broker %s", mask_url(self.app.broker_url))
         hub.propagate_errors = connection.connection_errors
@@ -442,12 +442,10 @@ class Worker:
         if self._pool_started:
             return
         try:
-            self.pool.start()
+            self.pool.start(hub)
         except Exception as exc:
             raise PoolStartFailed(f"cannot start the {self.pool_kind} pool: {exc}") from exc
         self._pool_started = True
-        if hub is not None:  # started from inside the running loop
-            self.pool.register_with_event_loop(hub)
         self.ready_at = time.monotonic()
         logger.info("%s ready.", self.hostname)
 
