@@ -696,6 +696,8 @@ def check_reachable(
         return
     from kombu import Connection
 
+    from tuiq.transport import transport_for
+
     # Bound the handshake and first reads too, not only the TCP connect: a TLS
     # client talking to a plain server would otherwise wait forever.
     options = dict(transport_options or {})
@@ -707,6 +709,9 @@ def check_reachable(
         options.setdefault("write_timeout", timeout)
     try:
         conn = Connection(url, connect_timeout=timeout, transport_options=options)
+        transport = transport_for(url)
+        if transport is not None:  # the same (shorter) handshake as the real connections
+            conn.transport_cls = transport
     except Exception as exc:
         raise BrokerUnavailable(f"cannot use broker {mask_url(url)}: {_short_reason(exc)}") from exc
     try:

@@ -24,6 +24,8 @@ from tests.support.workers import ROOT, client_app, wait_for_ping
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DEAD_BROKER = "redis://127.0.0.1:1/0"
+#: The local Redis (plain text) addressed as TLS.
+PLAIN_AS_TLS = "rediss://127.0.0.1:6379/0"
 
 
 def test_call_then_result_wait(sapp, shared):
@@ -79,6 +81,12 @@ CLI_ERRORS = {
                                    "--result-backend", DEAD_BROKER], "127.0.0.1:1"),
     "result-unreachable-backend": (["result", "0d8e3bd6-5a7e-4c7e-9a36-0d1b2f8e9a11",
                                     "--result-backend", DEAD_BROKER], "127.0.0.1:1"),
+    # TLS to a plain-text port: the server never answers the TLS hello.
+    "inspect-tls-to-plain-port": (["-b", PLAIN_AS_TLS, "inspect", "ping"],
+                                  f"cannot reach broker {PLAIN_AS_TLS}: timed out"),
+    "result-tls-to-plain-port": (["result", "0d8e3bd6-5a7e-4c7e-9a36-0d1b2f8e9a11",
+                                  "--result-backend", PLAIN_AS_TLS],
+                                 "result backend unreachable: Timeout connecting"),
     "worker-bad-logfile-format": (["worker", "-A", "tests.support.testproj", "-b", DEAD_BROKER,
                                    "--logfile", "/tmp/%Q.log"], "Unknown format %Q"),
     "worker-bad-pidfile-format": (["worker", "-A", "tests.support.testproj", "-b", DEAD_BROKER,

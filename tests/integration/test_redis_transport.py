@@ -222,3 +222,36 @@ def test_connections_skip_the_maintenance_notification_handshake():
             channel.client.connection_pool.get_connection())
     backend = redis_client_from_url(f"{REDIS_URL}/{DB}")
     assert not _asks_for_maintenance_notifications(backend.connection_pool.get_connection())
+
+
+def _client_info(connection) -> str:
+    connection.send_command("CLIENT", "INFO")
+    reply = connection.read_response()
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def test_connections_name_tuiq_to_the_server(embedded_url):
+    # Valkey has CLIENT SETINFO (Redis 7.2 and later too; 7.0 refuses it quietly).
+    from tuiq import __version__
+    from tuiq.backends.redis import redis_client_from_url
+
+    name = f"lib-name=redis-py(tuiq_v{__version__})"
+    connection = Connection(embedded_url)
+    connection.transport_cls = Transport
+    with connection:
+        kept = connection.default_channel._kept_connection()
+        assert name in _client_info(kept)
+    backend = redis_client_from_url(embedded_url)
+    assert name in _client_info(backend.connection_pool.get_connection())
+
+
+def test_the_connect_timeout_bounds_redis_connections():
+    connection = Connection(f"{REDIS_URL}/{DB}", connect_timeout=2.5)
+    connection.transport_cls = Transport
+    with connection:
+        assert connection.default_channel._connparams()["socket_connect_timeout"] == 2.5
+    configured = Connection(f"{REDIS_URL}/{DB}", connect_timeout=2.5,
+                            transport_options={"socket_connect_timeout": 7})
+    configured.transport_cls = Transport
+    with configured:
+        assert configured.default_channel._connparams()["socket_connect_timeout"] == 7

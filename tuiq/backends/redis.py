@@ -48,12 +48,18 @@ return 1
 """
 
 
+#: What redis-py raises when the store cannot be reached in time: a refused or
+#: dropped connection, or a connect or TLS handshake that times out.
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+
+
 def redis_client_from_url(url: str, **options: Any) -> redis.Redis:
     """A redis-py client for ``redis://``, ``rediss://`` or ``redis+socket://`` URLs."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in ("redis+socket", "socket", "unix"):
         query = f"?{parts.query}" if parts.query else ""
+        options = {**lean_handshake(), **options}
         options.pop("socket_connect_timeout", None)
         return redis.Redis.from_url(f"unix://{parts.path}{query}", **options)
     options = {**lean_handshake(), **options}
@@ -124,7 +130,7 @@ class RedisBackend(ResultBackend):
             client = self.client
             self._store(keys=[self.key_for(task_id)], args=[payload, self._expiry_for(state)],
                         client=client)
-        except redis.ConnectionError as exc:
+        except UNREACHABLE as exc:
             raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         return meta
 
@@ -132,7 +138,7 @@ class RedisBackend(ResultBackend):
         """Read the meta; a missing key is PENDING."""
         try:
             payload = self.client.get(self.key_for(task_id))
-        except redis.ConnectionError as exc:
+        except UNREACHABLE as exc:
             raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         if payload is None:
             return {"status": states.PENDING, "result": None, "traceback": None,
@@ -141,7 +147,10 @@ class RedisBackend(ResultBackend):
 
     def get_many_meta(self, task_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Read several metas in one MGET."""
-        values = self.client.mget([self.key_for(t) for t in task_ids]) if task_ids else []
+        try:
+            values = self.client.mget([self.key_for(t) for t in task_ids]) if task_ids else []
+        except UNREACHABLE as exc:
+            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         found = {}
         for task_id, payload in zip(task_ids, values, strict=True):
             found[task_id] = (
@@ -190,7 +199,7 @@ class RedisBackend(ResultBackend):
             meta = waiter.wait(
                 self.key_for(task_id), self.decode,
                 lambda meta: meta.get("status") in states.READY_STATES, timeout, interval)
-        except redis.ConnectionError as exc:
+        except UNREACHABLE as exc:
             self._drop_waiter()
             raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         except BaseException:
@@ -209,7 +218,7 @@ class RedisBackend(ResultBackend):
         try:
             pubsub = self._pubsub()
             pubsub.subscribe(key)
-        except redis.ConnectionError as exc:
+        except UNREACHABLE as exc:
             self._drop_pubsub()
             raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         try:
@@ -237,7 +246,7 @@ class RedisBackend(ResultBackend):
                         meta = self.decode(message["data"])
                         if meta.get("status") in states.READY_STATES:
                             return meta
-        except redis.ConnectionError as exc:
+        except UNREACHABLE as exc:
             self._drop_pubsub()
             raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
         finally:

@@ -11,6 +11,7 @@ messages.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from queue import Empty
 from time import monotonic, time
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils import json as kombu_json
@@ -121,17 +123,39 @@ MAX_BATCH = 64
 
 
 def lean_handshake() -> dict[str, Any]:
-    """redis-py connection options that leave out the maintenance-notification handshake.
+    """redis-py connection options for a shorter handshake that names tuiq.
 
-    redis-py 8 asks every new RESP3 connection for ``CLIENT MAINT_NOTIFICATIONS``,
-    which servers other than Redis 8 refuse: a round trip and an exception per
-    connection, for notifications of cluster moves tuiq does not act on.
+    * redis-py 8 asks every new RESP3 connection for ``CLIENT MAINT_NOTIFICATIONS``,
+      which servers other than Redis 8 refuse: a round trip and an exception per
+      connection, for notifications of cluster moves tuiq does not act on. Left out.
+    * redis-py looks its own version up in the installed packages' metadata for
+      every connection it makes (about a millisecond each, several per worker
+      start); one driver description is shared instead, and ``CLIENT LIST`` shows
+      ``lib-name=redis-py(tuiq_v<version>)``.
     """
+    options: dict[str, Any] = {}
     try:
         from redis.maint_notifications import MaintNotificationsConfig
     except ImportError:  # redis-py before 7: no such handshake
-        return {}
-    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+        pass
+    else:
+        options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+    driver = _driver_info()
+    if driver is not None:
+        options["driver_info"] = driver
+    return options
+
+
+@functools.cache
+def _driver_info() -> Any:
+    """One ``DriverInfo`` naming redis-py and tuiq, or None before redis-py 7."""
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:
+        return None
+    from tuiq import __version__
+
+    return DriverInfo(lib_version=redis.__version__).add_upstream_driver("tuiq", __version__)
 
 
 def server_has_blmpop(redis_version: str) -> bool:
@@ -145,6 +169,21 @@ def server_has_blmpop(redis_version: str) -> bool:
         return False
 
 
+class SSLConnection(redis.SSLConnection):
+    """redis-py's TLS connection, with the TLS handshake bounded by the connect timeout.
+
+    redis-py shakes hands after the TCP connect on a socket without a timeout
+    (unless ``socket_timeout`` is set): a ``rediss://`` URL pointing at a
+    plain-text port would wait forever for the server's hello.
+    """
+
+    def _wrap_socket_with_ssl(self, sock):
+        sock.settimeout(self.socket_connect_timeout)
+        wrapped = super()._wrap_socket_with_ssl(sock)
+        wrapped.settimeout(self.socket_timeout)
+        return wrapped
+
+
 class Channel(kombu_redis.Channel):
     """A Redis channel that reuses one client and fetches several messages per wake-up.
 
@@ -155,6 +194,7 @@ class Channel(kombu_redis.Channel):
     """
 
     QoS = QoS
+    connection_class_ssl = SSLConnection
     #: ``(envelope, its JSON text)`` while ``_deliver_raw`` delivers it, for ``QoS.append``.
     _delivering: tuple[dict[str, Any], str] | None = None
     #: How many subscribers received the last fanout message (a broadcast), or None.
@@ -319,6 +359,10 @@ class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous=False):
         params = super()._connparams(asynchronous=asynchronous)
         params.update(lean_handshake())
+        if params.get("socket_connect_timeout") is None and "path" not in params:
+            # kombu leaves the connection's ``connect_timeout`` to AMQP; without
+            # it a blackholed host or a TLS hello that never comes waits forever.
+            params["socket_connect_timeout"] = self.connection.client.connect_timeout
         return params
 
     def _create_client(self, asynchronous=False):
