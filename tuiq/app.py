@@ -461,7 +461,7 @@ class App:
                  sent_event: dict[str, Any] | None = None) -> None:
         from kombu.exceptions import OperationalError
 
-        from tuiq.broker import mask_url
+        from tuiq.broker import mask_url, short_reason
         from tuiq.exceptions import BrokerUnavailable
 
         try:
@@ -486,9 +486,8 @@ class App:
             if producer is None or producer is getattr(self._local, "producer", None):
                 # The next send starts on a fresh connection, not on this broken one.
                 self._drop_thread_connection()
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BrokerUnavailable(
-                f"cannot reach broker {mask_url(self.broker_url)}: {reason}"
+                f"cannot reach broker {mask_url(self.broker_url)}: {short_reason(exc)}"
             ) from exc
 
     def _thread_producer(self) -> Producer:

@@ -645,7 +645,7 @@ def mask_url(url: str) -> str:
     return ";".join(parts)
 
 
-def _short_reason(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     """Reduce a connection error to a few words, e.g. ``Connection refused``."""
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -713,12 +713,12 @@ def check_reachable(
         if transport is not None:  # the same (shorter) handshake as the real connections
             conn.transport_cls = transport
     except Exception as exc:
-        raise BrokerUnavailable(f"cannot use broker {mask_url(url)}: {_short_reason(exc)}") from exc
+        raise BrokerUnavailable(f"cannot use broker {mask_url(url)}: {short_reason(exc)}") from exc
     try:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
     except Exception as exc:
         raise BrokerUnavailable(
-            f"cannot reach broker {mask_url(url)}: {_short_reason(exc)}"
+            f"cannot reach broker {mask_url(url)}: {short_reason(exc)}"
         ) from exc
     finally:
         with contextlib.suppress(Exception):

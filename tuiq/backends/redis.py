@@ -22,6 +22,7 @@ from kombu.serialization import prepare_accept_content, registry
 from tuiq import states
 from tuiq.backends.base import ResultBackend, build_meta
 from tuiq.backends.redis_wait import ResultWaiter
+from tuiq.broker import mask_url, short_reason
 from tuiq.exceptions import BrokerUnavailable, TimeoutError
 from tuiq.transport.redis import lean_handshake
 
@@ -122,6 +123,11 @@ class RedisBackend(ResultBackend):
             expires = expires.total_seconds()
         return int(expires or 0)
 
+    def _unreachable(self, exc: BaseException) -> BrokerUnavailable:
+        """The one-line error for a result store that cannot be reached."""
+        return BrokerUnavailable(
+            f"cannot reach result backend {mask_url(self.url)}: {short_reason(exc)}")
+
     def store_result(self, task_id, result, state, traceback=None, request=None):
         """Write the meta with SETEX and PUBLISH, unless SUCCESS is already stored."""
         meta = build_meta(task_id, state, result, traceback, request, self.extended)
@@ -131,7 +137,7 @@ class RedisBackend(ResultBackend):
             self._store(keys=[self.key_for(task_id)], args=[payload, self._expiry_for(state)],
                         client=client)
         except UNREACHABLE as exc:
-            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         return meta
 
     def get_task_meta(self, task_id):
@@ -139,7 +145,7 @@ class RedisBackend(ResultBackend):
         try:
             payload = self.client.get(self.key_for(task_id))
         except UNREACHABLE as exc:
-            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         if payload is None:
             return {"status": states.PENDING, "result": None, "traceback": None,
                     "children": [], "date_done": None, "task_id": task_id}
@@ -150,7 +156,7 @@ class RedisBackend(ResultBackend):
         try:
             values = self.client.mget([self.key_for(t) for t in task_ids]) if task_ids else []
         except UNREACHABLE as exc:
-            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         found = {}
         for task_id, payload in zip(task_ids, values, strict=True):
             found[task_id] = (
@@ -201,7 +207,7 @@ class RedisBackend(ResultBackend):
                 lambda meta: meta.get("status") in states.READY_STATES, timeout, interval)
         except UNREACHABLE as exc:
             self._drop_waiter()
-            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         except BaseException:
             # Interrupted mid-reply (ctrl+c, a refused command): start clean next time.
             self._drop_waiter()
@@ -220,7 +226,7 @@ class RedisBackend(ResultBackend):
             pubsub.subscribe(key)
         except UNREACHABLE as exc:
             self._drop_pubsub()
-            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         try:
             while True:
                 meta = self.get_task_meta(task_id)
@@ -248,7 +254,7 @@ class RedisBackend(ResultBackend):
                             return meta
         except UNREACHABLE as exc:
             self._drop_pubsub()
-            raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         finally:
             if self._local.pubsub is not None:
                 try:

@@ -495,6 +495,6 @@ def _is_connection_error(exc: BaseException, session: _Session | None) -> bool:
 
 
 def _unavailable(url: str, exc: BaseException) -> BrokerUnavailable:
-    from tuiq.broker import _short_reason, mask_url
+    from tuiq.broker import mask_url, short_reason
 
-    return BrokerUnavailable(f"cannot reach broker {mask_url(url)}: {_short_reason(exc)}")
+    return BrokerUnavailable(f"cannot reach broker {mask_url(url)}: {short_reason(exc)}")

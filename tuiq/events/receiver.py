@@ -21,7 +21,7 @@ from typing import Any
 
 from kombu import Consumer
 
-from tuiq.broker import _short_reason, mask_url
+from tuiq.broker import mask_url, short_reason
 from tuiq.protocol.events import event_exchange, receiver_queue, utcoffset
 
 logger = logging.getLogger("tuiq.events")
@@ -224,7 +224,7 @@ def _is_connection_error(exc: BaseException, connection) -> bool:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = _short_reason(exc)
+    text = short_reason(exc)
     return text if text else type(exc).__name__
 
 
