@@ -79,9 +79,9 @@ CLI_ERRORS = {
                               "127.0.0.1:1"),
     "worker-unreachable-broker": (["worker", "-A", "tests.support.testproj", "-b", DEAD_BROKER,
                                    "--result-backend", DEAD_BROKER], "127.0.0.1:1"),
-    "result-unreachable-backend": (["result", "0d8e3bd6-5a7e-4c7e-9a36-0d1b2f8e9a11",
-                                    "--result-backend", DEAD_BROKER],
-                                   f"cannot reach result backend {DEAD_BROKER}: Connection refused"),
+    "result-unreachable-backend": (
+        ["result", "0d8e3bd6-5a7e-4c7e-9a36-0d1b2f8e9a11", "--result-backend", DEAD_BROKER],
+        f"cannot reach result backend {DEAD_BROKER}: Connection refused"),
     # TLS to a plain-text port: the server never answers the TLS hello.
     "inspect-tls-to-plain-port": (["-b", PLAIN_AS_TLS, "inspect", "ping"],
                                   f"cannot reach broker {PLAIN_AS_TLS}: timed out"),
