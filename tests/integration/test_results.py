@@ -161,6 +161,40 @@ def test_success_is_write_once(sapp, shared):
     assert sapp.AsyncResult(result.id).get(timeout=1) == 5
 
 
+def test_a_store_after_the_server_forgot_the_script_sends_it_again(sapp, shared):
+    backend = sapp.backend
+    backend.store_result("write-warm", 1, "SUCCESS")  # the writer's connection is open
+    client = redis_client(sapp.backend_url)
+    try:
+        client.script_flush()
+        task_id = f"noscript-{os.urandom(6).hex()}"
+        backend.store_result(task_id, 7, "SUCCESS")
+        assert raw_meta(sapp, task_id)["result"] == 7
+        backend.store_result(task_id, 8, "SUCCESS")  # cached again: still write-once
+        assert raw_meta(sapp, task_id)["result"] == 7
+    finally:
+        client.delete("celery-task-meta-write-warm")
+        client.close()
+
+
+def test_a_store_on_a_connection_the_server_dropped_reconnects(sapp, shared):
+    backend = sapp.backend
+    backend.store_result("write-warm", 1, "SUCCESS")
+    connection = backend._writer().connection
+    connection.send_command("CLIENT", "ID")
+    writer_id = connection.read_response()
+    client = redis_client(sapp.backend_url)
+    try:
+        assert client.client_kill_filter(_id=writer_id) == 1
+        task_id = f"dropped-{os.urandom(6).hex()}"
+        backend.store_result(task_id, 9, "SUCCESS")
+        assert raw_meta(sapp, task_id)["result"] == 9
+        assert backend._writer().connection is connection
+    finally:
+        client.delete("celery-task-meta-write-warm")
+        client.close()
+
+
 def test_failure_may_be_overwritten_by_success(sapp, shared):
     # Only SUCCESS is final for the guard: a retried or redelivered task may still succeed.
     result = fail.apply_async(queue=shared.queue)

@@ -22,6 +22,7 @@ from kombu.serialization import prepare_accept_content, registry
 from tuiq import states
 from tuiq.backends.base import ResultBackend, build_meta
 from tuiq.backends.redis_wait import ResultWaiter
+from tuiq.backends.redis_write import ResultWriter
 from tuiq.broker import mask_url, short_reason
 from tuiq.exceptions import BrokerUnavailable, TimeoutError
 from tuiq.transport.redis import lean_handshake
@@ -77,7 +78,6 @@ class RedisBackend(ResultBackend):
         self.url = url
         self._client: redis.Redis | None = None
         self._pid = os.getpid()
-        self._store = None
         self._local = threading.local()
         conf = app.conf
         self.expires = conf.result_expires
@@ -99,7 +99,6 @@ class RedisBackend(ResultBackend):
                 self.url, socket_connect_timeout=5, health_check_interval=30
             )
             self._pid = os.getpid()
-            self._store = self._client.register_script(_STORE_SCRIPT)
         return self._client
 
     def key_for(self, task_id: str) -> str:
@@ -133,10 +132,9 @@ class RedisBackend(ResultBackend):
         meta = build_meta(task_id, state, result, traceback, request, self.extended)
         payload = self.encode(meta)
         try:
-            client = self.client
-            self._store(keys=[self.key_for(task_id)], args=[payload, self._expiry_for(state)],
-                        client=client)
+            self._writer().run(self.key_for(task_id), payload, self._expiry_for(state))
         except UNREACHABLE as exc:
+            self._drop_writer()
             raise self._unreachable(exc) from exc
         return meta
 
@@ -183,6 +181,18 @@ class RedisBackend(ResultBackend):
                 pubsub.close()
             except redis.RedisError:
                 pass
+
+    def _writer(self) -> ResultWriter:
+        writer = getattr(self._local, "writer", None)
+        if writer is None or writer.pid != os.getpid():
+            writer = self._local.writer = ResultWriter(self.client.connection_pool, _STORE_SCRIPT)
+        return writer
+
+    def _drop_writer(self) -> None:
+        writer = getattr(self._local, "writer", None)
+        self._local.writer = None
+        if writer is not None and writer.pid == os.getpid():
+            writer.close()
 
     def _waiter(self) -> ResultWaiter:
         waiter = getattr(self._local, "waiter", None)
@@ -277,6 +287,7 @@ class RedisBackend(ResultBackend):
         """Drop the connection pool."""
         self._drop_pubsub()
         self._drop_waiter()
+        self._drop_writer()
         if self._client is not None:
             self._client.close()
             self._client = None
