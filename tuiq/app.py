@@ -243,14 +243,14 @@ class App:
         if self._imported:
             return
         self._imported = True
-        from tuiq.exceptions import ConfigurationError
+        from tuiq.exceptions import ConfigurationError, describe_import_error
 
         for module in [*self.conf.imports, *self.conf.include]:
             try:
                 importlib.import_module(module)
             except Exception as exc:  # noqa: BLE001 - reported as one line by the CLI
                 raise ConfigurationError(f"cannot import {module!r} (from imports/include): "
-                                         f"{exc!r}") from exc
+                                         f"{describe_import_error(exc)}") from exc
 
     @property
     def oid(self) -> str:

@@ -135,3 +135,16 @@ CELERY_NAMED = {
     "TimeLimitExceeded": TimeLimitExceeded,
     "WorkerLostError": WorkerLostError,
 }
+
+
+def describe_import_error(exc: BaseException) -> str:
+    """One line for an exception raised while a user's module was imported.
+
+    A syntax error names the file and the line; anything else its type and the
+    first line of its message, e.g. ``ZeroDivisionError: division by zero``.
+    """
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        return f"{type(exc).__name__}: {exc.msg} ({where})"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -109,10 +109,49 @@ CLI_ERRORS = {
                                "unknown broker transport 'foo'"),
     "worker-unknown-transport": (["worker", "-A", "tests.support.testproj", "-b", "foo://bar"],
                                  "unknown broker transport 'foo'"),
+    "call-unknown-task-of-the-app": (["call", "testproj.nosuch", "-A", "tests.support.testproj",
+                                      "-b", DEAD_BROKER],
+                                     "unknown task 'testproj.nosuch': the app does not "
+                                     "register it (--force sends it anyway)"),
+    "call-misspelt-task": (["call", "testproj.ad", "-A", "tests.support.testproj",
+                            "-b", DEAD_BROKER], "did you mean testproj.add"),
     "worker-app-module-raises": (["worker", "-A", "tests.support.broken_app", "-b", DEAD_BROKER],
                                  "error while importing -A tests.support.broken_app: "
                                  "ModuleNotFoundError"),
 }
+
+
+def test_call_force_sends_a_task_the_app_does_not_register(embedded_url):
+    redis_url, _ = broker_urls("redis", embedded_url)
+    queue = unique("cli-force")
+    sent = tuiq_cli(["call", "elsewhere.task", "--force", "-Q", queue,
+                     "-A", "tests.support.testproj", "-b", redis_url])
+    assert sent.returncode == 0, sent.stderr
+    assert UUID_RE.match(sent.stdout.strip()), sent.stdout
+    try:
+        assert queue_depth("redis", redis_url, queue) == 1
+    finally:
+        purged = tuiq_cli(["purge", "-f", "-Q", queue, "-b", redis_url])
+        assert purged.returncode == 0, purged.stderr
+
+
+def test_call_to_an_unreachable_broker_fails_at_once():
+    started = time.monotonic()
+    sent = tuiq_cli(["call", "testproj.add", "-b", DEAD_BROKER])
+    assert sent.returncode == 1
+    assert sent.stderr.strip() == f"Error: cannot reach broker {DEAD_BROKER}: Connection refused"
+    # Publishing would retry for seconds; the command checks the broker first.
+    assert time.monotonic() - started < 4
+
+
+def test_a_syntax_error_in_the_app_names_the_file_and_line(tmp_path):
+    (tmp_path / "badsyntax_app.py").write_text('from tuiq import App\napp = App("bad"\n')
+    shown = tuiq_cli(["-A", "badsyntax_app", "call", "x", "-b", DEAD_BROKER],
+                     env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
+    assert shown.returncode == 1
+    assert shown.stderr.strip() == (
+        "Error: error while importing -A badsyntax_app: SyntaxError: '(' was never closed "
+        f"({tmp_path / 'badsyntax_app.py'}, line 2)")
 
 
 def test_bad_inputs_give_one_line_and_no_traceback():

@@ -10,7 +10,7 @@ import sys
 from types import ModuleType
 
 from tuiq.app import App
-from tuiq.exceptions import AppNotFound
+from tuiq.exceptions import AppNotFound, describe_import_error
 
 
 def _is_app(value: object) -> bool:
@@ -41,9 +41,11 @@ def _import(module_name: str, spec: str):
         if module_name == missing or module_name.startswith(f"{missing}."):
             raise AppNotFound(f"cannot import app module {missing!r} (from -A {spec})") \
                 from exc
-        raise AppNotFound(f"error while importing -A {spec}: {exc!r}") from exc
+        raise AppNotFound(f"error while importing -A {spec}: {describe_import_error(exc)}") \
+            from exc
     except Exception as exc:  # noqa: BLE001 - the user's module failed: say how, in one line
-        raise AppNotFound(f"error while importing -A {spec}: {exc!r}") from exc
+        raise AppNotFound(f"error while importing -A {spec}: {describe_import_error(exc)}") \
+            from exc
 
 
 def find_app(spec: str) -> object:
@@ -67,7 +69,8 @@ def find_app(spec: str) -> object:
             try:
                 value = value()  # an app factory, as Celery allows
             except Exception as exc:  # noqa: BLE001
-                raise AppNotFound(f"-A {spec}: the app factory failed: {exc!r}") from exc
+                raise AppNotFound(
+                    f"-A {spec}: the app factory failed: {describe_import_error(exc)}") from exc
         if not _is_app(value):
             raise AppNotFound(f"{spec} is not a tuiq app")
         return value

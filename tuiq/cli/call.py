@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 
 import click
@@ -22,10 +23,17 @@ from tuiq.shell.values import json_value
 @click.option("--priority", type=click.IntRange(0, 255), help="Message priority.")
 @click.option("-A", "--app", "app_spec", metavar="APP", help="The app to load.")
 @click.option("-b", "--broker", metavar="URL", help="Broker URL.")
+@click.option("-f", "--force", is_flag=True,
+              help="Send NAME even though the app given with -A does not register it.")
 @click.pass_context
 def call(ctx: click.Context, name, args_json, kwargs_json, countdown, eta, expires, queue,
-         priority, app_spec, broker) -> None:
-    """Send task NAME and print its id."""
+         priority, app_spec, broker, force) -> None:
+    """Send task NAME and print its id.
+
+    With -A, NAME must be a task the app registers (its own modules and the
+    ``imports``/``include`` ones), unless --force: a worker would otherwise
+    only fail it with NotRegistered.
+    """
     args = json_value(args_json, list, "--args")
     kwargs = json_value(kwargs_json, dict, "--kwargs")
     eta_value = None
@@ -43,7 +51,25 @@ def call(ctx: click.Context, name, args_json, kwargs_json, countdown, eta, expir
                 expires_value = datetime.fromisoformat(expires)
             except ValueError:
                 raise CliError(f"--expires must be seconds or ISO-8601: {expires!r}") from None
+    from tuiq.broker import check_reachable
+
     app = load_app(ctx, app_spec, broker)
+    if (app_spec or ctx.find_root().params.get("app")) and not force:
+        check_registered(app, name)
+    check_reachable(app.broker_url, transport_options=app.conf.broker_transport_options)
     result = app.send_task(name, args, kwargs, countdown=countdown, eta=eta_value,
                            expires=expires_value, queue=queue, priority=priority)
     click.echo(result.id)
+
+
+def check_registered(app, name: str) -> None:
+    """Refuse a task name the app does not know, suggesting the closest ones."""
+    app.import_modules()
+    if name in app.tasks:
+        return
+    known = sorted(task for task in app.tasks if not task.startswith("celery."))
+    # Names share long prefixes (the module path), so only near-identical ones are offered.
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.85)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise CliError(f"unknown task {name!r}: the app does not register it{hint} "
+                   "(--force sends it anyway)")
