@@ -42,6 +42,18 @@ def test_inspect_ping_json_with_destination(shared):
     assert elapsed < 5
 
 
+def test_options_may_come_before_the_subcommand(shared):
+    node = shared.worker.nodename
+    result = _cli(shared, "inspect", "-j", "-d", node, "-t", "10", "ping")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {node: {"ok": "pong"}}
+    # Destinations given before and after the subcommand add up.
+    both = _cli(shared, "inspect", "-d", "nobody@nowhere", "ping", "-d", node, "-j", "-t", "1")
+    assert both.returncode == 1
+    assert json.loads(both.stdout) == {node: {"ok": "pong"}}
+    assert "nobody@nowhere" in both.stderr
+
+
 def test_client_returns_when_every_destination_replied(shared, sapp):
     node = shared.worker.nodename
     with ControlClient(sapp) as client:
@@ -144,7 +156,11 @@ def test_bad_command_lines(shared, args, message):
 def test_no_node_answered(shared):
     ghost = unique("ghost") + "@nowhere"
     result = _cli(shared, "inspect", "stats", "-d", ghost, "-t", "0.3")
-    assert _one_line_error(result) == "Error: no node replied within 0.3s"
+    assert _one_line_error(result) == f"Error: no reply from {ghost}"
+    # Commands without replies ping first: a silent node is named, nothing is sent.
+    result = _cli(shared, "control", "shutdown", "-d", ghost, "-t", "0.3")
+    assert _one_line_error(result) == f"Error: no reply from {ghost}"
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("command", [["inspect", "ping"], ["control", "revoke", "abc"],

@@ -86,5 +86,7 @@ def test_replies_say_what_went_wrong_in_one_line():
     assert Replies().problem(2.5) == "no node replied within 2.5s"
     assert Replies([("a@h", {"ok": "pong"})], missing=["b@h"]).problem(1.0) == \
         "no reply from b@h"
+    # Nodes named with -d that all stayed silent are named too.
+    assert Replies(missing=["b@h", "c@h"]).problem(1.0) == "no reply from b@h, c@h"
     assert Replies([("a@h", {"error": "nope"}), ("b@h", {"ok": 1})]).problem(1.0) == \
         "1 node(s) replied with an error"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from tuiq.cli.common import CliError, load_app
 from tuiq.control.arguments import NO_REPLY_COMMANDS, shape_arguments
@@ -74,18 +75,28 @@ class RemoteCommand(click.Command):
     def _run(self, words: tuple[str, ...], destination: tuple[str, ...], timeout: float,
              limit: int | None, as_json: bool, **options: Any) -> None:
         ctx = click.get_current_context()
+        # The same options may come before the subcommand (``tuiq inspect -j ping``);
+        # given in both places, the subcommand's win and the destinations add up.
+        group = ctx.parent.params if ctx.parent is not None else {}
+        destination = (*(group.get("destination") or ()), *destination)
+        if ctx.get_parameter_source("timeout") is ParameterSource.DEFAULT \
+                and group.get("timeout") is not None:
+            timeout = group["timeout"]
+        limit = limit if limit is not None else group.get("limit")
+        as_json = as_json or bool(group.get("as_json"))
         arguments = shape_arguments(self.spec, words, options)
         run_command(ctx, self.kind, self.spec, arguments, parse_destination(destination),
                     timeout, limit, as_json)
 
 
-def common_options() -> list[click.Option]:
-    """``-d``, ``-t``, ``--limit`` and ``-j``, shared by every generated subcommand."""
+def common_options(timeout_default: float | None = 1.0) -> list[click.Option]:
+    """``-d``, ``-t``, ``--limit`` and ``-j``: on every generated subcommand, and on the group."""
     return [
         click.Option(["-d", "--destination"], multiple=True, metavar="NODES",
                      help="Only these nodes (repeat, or comma-separate)."),
-        click.Option(["-t", "--timeout"], type=click.FloatRange(min=0), default=1.0,
-                     show_default=True, help="Seconds to wait for nodes that stay silent."),
+        click.Option(["-t", "--timeout"], type=click.FloatRange(min=0), default=timeout_default,
+                     show_default=timeout_default is not None,
+                     help="Seconds to wait for nodes that stay silent."),
         click.Option(["--limit"], type=click.IntRange(min=1),
                      help="Stop after this many replies."),
         click.Option(["-j", "--json", "as_json"], is_flag=True,
@@ -121,12 +132,12 @@ def cast(client, spec: Command, arguments: dict[str, Any], destination: list[str
          timeout: float) -> None:
     """Send a command that has no reply to the nodes that answer a ping."""
     pings = client.broadcast("ping", destination=destination, reply=True, timeout=timeout)
-    if not pings:
-        raise CliError(f"no node replied within {timeout:g}s")
-    client.broadcast(spec.name, arguments, destination=sorted(pings))
-    click.echo(f"{spec.name} sent to {', '.join(sorted(pings))}")
-    if pings.missing:
-        raise CliError(f"no reply from {', '.join(pings.missing)}")
+    if pings:
+        client.broadcast(spec.name, arguments, destination=sorted(pings))
+        click.echo(f"{spec.name} sent to {', '.join(sorted(pings))}")
+    problem = pings.problem(timeout)
+    if problem:
+        raise CliError(problem)
 
 
 def show(command: str, replies: dict[str, Any], missing: list[str], as_json: bool,
@@ -199,5 +210,6 @@ def remote_group(kind: str, help_text: str) -> click.Group:
         click.Option(["-A", "--app"], metavar="APP", is_eager=True, callback=_remember_app,
                      help="The app: its modules may add commands."),
         click.Option(["-b", "--broker"], metavar="URL", help="Broker URL."),
+        *common_options(timeout_default=None),
     ], context_settings={"help_option_names": ["-h", "--help"]})
     return group

@@ -66,10 +66,10 @@ class Replies(dict):
 
     def problem(self, timeout: float) -> str | None:
         """What went wrong, as the one line a CLI or shell shows; None when all is well."""
-        if not self:
-            return f"no node replied within {timeout:g}s"
         if self.missing:
             return f"no reply from {', '.join(self.missing)}"
+        if not self:
+            return f"no node replied within {timeout:g}s"
         failed = self.errors()
         if failed:
             return f"{len(failed)} node(s) replied with an error"

@@ -180,12 +180,12 @@ class Shell:
         pings = self.client.broadcast("ping", destination=destination, reply=True,
                                       timeout=timeout)
         assert pings is not None
-        if not pings:
-            raise ShellError(f"no node replied within {timeout:g}s")
-        self.client.broadcast(name, arguments, destination=sorted(pings))
-        self.status(f"{name} sent to {', '.join(sorted(pings))}")
-        if pings.missing:
-            raise ShellError(f"no reply from {', '.join(pings.missing)}")
+        if pings:
+            self.client.broadcast(name, arguments, destination=sorted(pings))
+            self.status(f"{name} sent to {', '.join(sorted(pings))}")
+        problem = pings.problem(timeout)
+        if problem:
+            raise ShellError(problem)
         return True
 
     def show(self, command: str, replies: dict[str, Any], missing: list[str], as_json: bool,
