@@ -90,3 +90,18 @@ def test_replies_say_what_went_wrong_in_one_line():
     assert Replies(missing=["b@h", "c@h"]).problem(1.0) == "no reply from b@h, c@h"
     assert Replies([("a@h", {"error": "nope"}), ("b@h", {"ok": 1})]).problem(1.0) == \
         "1 node(s) replied with an error"
+
+
+def test_tables_written_to_a_pipe_wrap_no_cell(capsys):
+    from tuiq.control.render import output_console, print_replies
+
+    task_id = "83d66699-a236-4ae3-bb62-6cc3c52af6f9"
+    reply = [{"id": task_id, "name": "proj.tasks.a_rather_long_task_name_for_one_cell",
+              "args": [1, 2, "an argument long enough to push the row past 80 columns"],
+              "kwargs": {}, "hostname": "w1@host", "time_start": None,
+              "acknowledged": True, "delivery_info": {}, "worker_pid": 7}]
+    print_replies(output_console(), "active", {"w1@host": reply})
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if task_id in line)
+    assert "proj.tasks.a_rather_long_task_name_for_one_cell" in row
+    assert len(row) > 80

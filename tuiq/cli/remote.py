@@ -143,14 +143,12 @@ def cast(client, spec: Command, arguments: dict[str, Any], destination: list[str
 def show(command: str, replies: dict[str, Any], missing: list[str], as_json: bool,
          as_list: bool = False) -> None:
     """Print replies as JSON (Celery's shapes) or as rich tables."""
-    from tuiq.control.render import print_replies, to_json
+    from tuiq.control.render import output_console, print_replies, to_json
 
     if as_json:
         click.echo(to_json(replies, as_list=as_list))
         return
-    from rich.console import Console
-
-    print_replies(Console(), command, replies, missing)
+    print_replies(output_console(), command, replies, missing)
 
 
 class RemoteGroup(click.Group):

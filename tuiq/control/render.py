@@ -52,6 +52,22 @@ def render(command: str, replies: Mapping[str, Any],
     return items
 
 
+#: Width of tables written to a pipe or a file: wide enough that no cell wraps.
+PIPED_WIDTH = 10_000
+
+
+def output_console() -> Console:
+    """Standard output's console; when it is not a terminal, one that wraps no cell.
+
+    Output read by a program, or copied from a file, needs each task id and
+    name on one line; rich would otherwise fold them to 80 columns.
+    """
+    console = Console()
+    if console.is_terminal:
+        return console
+    return Console(width=PIPED_WIDTH)
+
+
 def print_replies(console: Console, command: str, replies: Mapping[str, Any],
                   missing: list[str] | tuple[str, ...] = ()) -> None:
     """Print :func:`render`'s output to ``console``."""

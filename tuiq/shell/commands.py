@@ -20,6 +20,7 @@ from rich.text import Text
 
 from tuiq import states
 from tuiq.control.arguments import NO_REPLY_COMMANDS, shape_arguments, validate_task_id
+from tuiq.control.render import output_console
 from tuiq.exceptions import TimeoutError as ResultTimeout
 from tuiq.exceptions import TuiqError
 from tuiq.shell.errors import ExitShell, ShellError
@@ -54,7 +55,7 @@ class Shell:
         self.destination: list[str] | None = None
         self.json_mode = json_mode
         self.python_mode = False
-        self.out = out or Console()
+        self.out = out or output_console()
         self.err = err or Console(stderr=True, highlight=False, soft_wrap=True)
         #: Asks the operator yes/no; None when nobody is there to answer.
         self.confirm = confirm
