@@ -105,3 +105,13 @@ def test_tables_written_to_a_pipe_wrap_no_cell(capsys):
     row = next(line for line in lines if task_id in line)
     assert "proj.tasks.a_rather_long_task_name_for_one_cell" in row
     assert len(row) > 80
+
+
+def test_stats_floats_are_shown_rounded():
+    from tuiq.control.render import flatten, kv_table
+
+    table = kv_table("w1@host: stats", {"rusage": {"utime": 0.44407599999999997, "nvcsw": 12},
+                                        "time": 1733616000.123456})
+    assert flatten({"rusage": {"utime": 1.5}}) == [("rusage.utime", 1.5)]
+    values = [str(cell) for cell in table.columns[1]._cells]
+    assert values == ["0.444076", "12", "1733616000.123456"]

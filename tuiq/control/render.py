@@ -239,6 +239,9 @@ def _text(value: Any) -> str:
         return "-"
     if isinstance(value, str):
         return value
+    if isinstance(value, float):
+        # rusage and load figures: 0.44407599999999997 reads as 0.444076.
+        return str(round(value, 6))
     return json.dumps(value, default=str) if isinstance(value, list | dict) else str(value)
 
 
