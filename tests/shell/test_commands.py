@@ -168,3 +168,15 @@ def test_a_lost_broker_shows_in_the_toolbar_at_once_instead_of_a_stale_count(cap
     # Replies from the broker again clear it.
     captured.shell.names.note_replies("ping", {"w1@x": {"ok": "pong"}})
     assert "1 node online" in toolbar()
+
+
+def test_clear_clears_a_terminal_and_writes_nothing_to_a_pipe():
+    terminal = io.StringIO()
+    app = App("clear-test", broker="memory://", backend="cache+memory://", set_as_current=False)
+    shell = Shell(app, out=Console(file=terminal, force_terminal=True),
+                  err=Console(file=io.StringIO()))
+    assert shell.run_line("clear") and shell.run_line("cls")
+    assert terminal.getvalue().count("\x1b[2J") == 2
+    piped = Captured()
+    assert piped.run("clear")
+    assert piped.stdout.getvalue() == ""

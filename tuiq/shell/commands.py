@@ -361,6 +361,11 @@ class Shell:
         self.out.print(render_help(self.table, parsed.positionals))
         return True
 
+    def cmd_clear(self, parsed: Parsed) -> bool:
+        """``clear``: clear the screen (nothing when the output is not a terminal)."""
+        self.out.clear()
+        return True
+
     def cmd_exit(self, parsed: Parsed) -> bool:
         """``exit``: leave the shell."""
         raise ExitShell()

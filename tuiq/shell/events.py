@@ -140,6 +140,8 @@ def tail_events(shell: Shell, count: int | None = None, seconds: float | None = 
         try:
             return _print_events(shell, feed, inbox, own, count, seconds, as_json)
         except KeyboardInterrupt:
+            # The terminal echoed ^C with no line end: the prompt starts a line of its own.
+            shell.out.print()
             return True
         finally:
             if own:

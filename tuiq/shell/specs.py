@@ -249,6 +249,7 @@ SHELL_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "help", "Help on every command, or on one.",
         args=(ArgSpec("command", Kind.COMMAND, variadic=True, help="a command name"),)),
+    CommandSpec("clear", "Clear the screen (also: ctrl+l at the prompt).", aliases=("cls",)),
     CommandSpec("exit", "Leave the shell (also: quit, ctrl+d).", aliases=("quit",)),
 )
 
