@@ -115,3 +115,14 @@ def test_stats_floats_are_shown_rounded():
     assert flatten({"rusage": {"utime": 1.5}}) == [("rusage.utime", 1.5)]
     values = [str(cell) for cell in table.columns[1]._cells]
     assert values == ["0.444076", "12", "1733616000.123456"]
+
+
+def test_an_empty_conf_reply_says_how_to_see_the_defaults():
+    from rich.console import Console
+
+    from tuiq.control.render import print_replies
+
+    console = Console(width=120, record=True)
+    print_replies(console, "conf", {"w1@host": {}})
+    assert console.export_text().splitlines()[:2] == [
+        "w1@host: conf (0)", "every setting has its default value (conf true lists them all)"]

@@ -96,6 +96,9 @@ def node_table(command: str, node: str, reply: Any) -> RenderableType:
     if is_status(reply):
         return _headed(title, status_table(command, {node: reply}))
     size = f" ({len(reply)})" if isinstance(reply, list | dict) and command != "stats" else ""
+    if command == "conf" and reply == {}:
+        return _headed(title + size, Text("every setting has its default value "
+                                          "(conf true lists them all)", style="dim"))
     for fits, build in _LAYOUTS:
         if fits(command, reply):
             return _headed(title + size, build(title, reply))
