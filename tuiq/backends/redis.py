@@ -134,7 +134,7 @@ class RedisBackend(ResultBackend):
         try:
             self._writer().run(self.key_for(task_id), payload, self._expiry_for(state))
         except UNREACHABLE as exc:
-            self._drop_writer()
+            self._drop_kept("writer")
             raise self._unreachable(exc) from exc
         return meta
 
@@ -188,23 +188,18 @@ class RedisBackend(ResultBackend):
             writer = self._local.writer = ResultWriter(self.client.connection_pool, _STORE_SCRIPT)
         return writer
 
-    def _drop_writer(self) -> None:
-        writer = getattr(self._local, "writer", None)
-        self._local.writer = None
-        if writer is not None and writer.pid == os.getpid():
-            writer.close()
-
     def _waiter(self) -> ResultWaiter:
         waiter = getattr(self._local, "waiter", None)
         if waiter is None or waiter.pid != os.getpid():
             waiter = self._local.waiter = ResultWaiter(self.client.connection_pool)
         return waiter
 
-    def _drop_waiter(self) -> None:
-        waiter = getattr(self._local, "waiter", None)
-        self._local.waiter = None
-        if waiter is not None and waiter.pid == os.getpid():
-            waiter.close()
+    def _drop_kept(self, name: str) -> None:
+        """Close and forget this thread's kept ``writer`` or ``waiter`` (a forked one is left)."""
+        kept = getattr(self._local, name, None)
+        setattr(self._local, name, None)
+        if kept is not None and kept.pid == os.getpid():
+            kept.close()
 
     def wait_for(self, task_id, timeout=None, interval=0.5):
         """Wait for a ready state; subscribed before the first read, so nothing is missed."""
@@ -216,11 +211,11 @@ class RedisBackend(ResultBackend):
                 self.key_for(task_id), self.decode,
                 lambda meta: meta.get("status") in states.READY_STATES, timeout, interval)
         except UNREACHABLE as exc:
-            self._drop_waiter()
+            self._drop_kept("waiter")
             raise self._unreachable(exc) from exc
         except BaseException:
             # Interrupted mid-reply (ctrl+c, a refused command): start clean next time.
-            self._drop_waiter()
+            self._drop_kept("waiter")
             raise
         if meta is None:
             raise TimeoutError("The operation timed out.")
@@ -286,8 +281,8 @@ class RedisBackend(ResultBackend):
     def close(self):
         """Drop the connection pool."""
         self._drop_pubsub()
-        self._drop_waiter()
-        self._drop_writer()
+        self._drop_kept("waiter")
+        self._drop_kept("writer")
         if self._client is not None:
             self._client.close()
             self._client = None
