@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import difflib
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from tuiq.cli.common import CliError, load_app
 from tuiq.shell.values import json_value
+
+if TYPE_CHECKING:
+    from tuiq.app import App
 
 
 @click.command()
@@ -62,7 +66,7 @@ def call(ctx: click.Context, name, args_json, kwargs_json, countdown, eta, expir
     click.echo(result.id)
 
 
-def check_registered(app, name: str) -> None:
+def check_registered(app: App, name: str) -> None:
     """Refuse a task name the app does not know, suggesting the closest ones."""
     app.import_modules()
     if name in app.tasks:
