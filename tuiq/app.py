@@ -252,6 +252,23 @@ class App:
                 raise ConfigurationError(f"cannot import {module!r} (from imports/include): "
                                          f"{describe_import_error(exc)}") from exc
 
+    def unknown_task(self, name: str) -> str | None:
+        """Why ``name`` cannot be sent as one of this app's tasks; None when it is one.
+
+        The ``imports``/``include`` modules are imported first. The message offers
+        the registered names closest to ``name``, for a typing slip.
+        """
+        import difflib
+
+        self.import_modules()
+        if name in self.tasks:
+            return None
+        known = sorted(task for task in self.tasks if not task.startswith("celery."))
+        # Names share long prefixes (the module path): only near-identical ones are offered.
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.85)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        return f"unknown task {name!r}: the app does not register it{hint}"
+
     @property
     def oid(self) -> str:
         """This app's reply address, sent as ``reply_to`` on every task (as Celery does)."""

@@ -180,3 +180,21 @@ def test_clear_clears_a_terminal_and_writes_nothing_to_a_pipe():
     piped = Captured()
     assert piped.run("clear")
     assert piped.stdout.getvalue() == ""
+
+
+def test_call_of_a_name_the_app_does_not_register_is_refused_unless_forced():
+    captured = Captured()
+    captured.shell.check_tasks = True
+    assert not captured.run("call proj.ad 1 2")
+    assert captured.error_lines() == [
+        "\x1b[31mError: unknown task 'proj.ad': the app does not register it; did you mean "
+        "proj.add? (call --force sends it anyway)\x1b[0m"]
+    assert captured.stdout.getvalue() == ""
+
+
+def test_call_force_sends_a_name_the_app_does_not_register():
+    out = io.StringIO()
+    app = App("force-test", broker="memory://", backend="cache+memory://", set_as_current=False)
+    shell = Shell(app, out=Console(file=out), err=Console(file=io.StringIO()), check_tasks=True)
+    assert shell.run_line("call elsewhere.task 1 --force")
+    assert len(out.getvalue().split()) == 1  # the task id

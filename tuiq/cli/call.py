@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import click
 
 from tuiq.cli.common import CliError, load_app
 from tuiq.shell.values import json_value
-
-if TYPE_CHECKING:
-    from tuiq.app import App
 
 
 @click.command()
@@ -59,21 +54,10 @@ def call(ctx: click.Context, name, args_json, kwargs_json, countdown, eta, expir
 
     app = load_app(ctx, app_spec, broker)
     if (app_spec or ctx.find_root().params.get("app")) and not force:
-        check_registered(app, name)
+        problem = app.unknown_task(name)
+        if problem:
+            raise CliError(f"{problem} (--force sends it anyway)")
     check_reachable(app.broker_url, transport_options=app.conf.broker_transport_options)
     result = app.send_task(name, args, kwargs, countdown=countdown, eta=eta_value,
                            expires=expires_value, queue=queue, priority=priority)
     click.echo(result.id)
-
-
-def check_registered(app: App, name: str) -> None:
-    """Refuse a task name the app does not know, suggesting the closest ones."""
-    app.import_modules()
-    if name in app.tasks:
-        return
-    known = sorted(task for task in app.tasks if not task.startswith("celery."))
-    # Names share long prefixes (the module path), so only near-identical ones are offered.
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.85)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    raise CliError(f"unknown task {name!r}: the app does not register it{hint} "
-                   "(--force sends it anyway)")

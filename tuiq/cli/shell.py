@@ -44,8 +44,9 @@ def shell(ctx: click.Context, commands: tuple[str, ...], as_json: bool, app_spec
     from tuiq.shell.commands import Shell
 
     app = load_app(ctx, app_spec, broker, result_backend)
-    load_user_commands(app_spec or ctx.find_root().params.get("app"))
-    session = Shell(app, json_mode=as_json)
+    given = app_spec or ctx.find_root().params.get("app")
+    load_user_commands(given)
+    session = Shell(app, json_mode=as_json, check_tasks=bool(given))
     try:
         if commands:
             ok = run_lines(session, commands)

@@ -47,8 +47,11 @@ class Shell:
     def __init__(self, app: Any, *, json_mode: bool = False, names: NameStore | None = None,
                  table: CommandTable | None = None, out: Console | None = None,
                  err: Console | None = None,
-                 confirm: Callable[[str], bool] | None = None) -> None:
+                 confirm: Callable[[str], bool] | None = None,
+                 check_tasks: bool = False) -> None:
         self.app = app
+        #: Refuse ``call`` of a name the app does not register (the app came from -A).
+        self.check_tasks = check_tasks
         self.client = app.control
         self.table = table or build_table()
         self.names = names or NameStore.for_app(app)
@@ -205,6 +208,10 @@ class Shell:
         name, *words = parsed.positionals
         options = parsed.options
         args, kwargs = call_arguments(words, options.get("args_json"), options.get("kwargs_json"))
+        if self.check_tasks and not options.get("force"):
+            problem = self.app.unknown_task(name)
+            if problem:
+                raise ShellError(f"{problem} (call --force sends it anyway)")
         result = self.app.send_task(
             name, args, kwargs,
             countdown=to_seconds(options.get("countdown"), None, "--countdown"),

@@ -200,6 +200,8 @@ SHELL_COMMANDS: tuple[CommandSpec, ...] = (
             OptionSpec(("--expires",), "expires", metavar="SECONDS|ISO-8601",
                        help="discard if not started by then"),
             OptionSpec(("--priority",), "priority", metavar="0-255", help="message priority"),
+            OptionSpec(("-f", "--force"), "force", takes_value=False,
+                       help="send it even though the app given with -A does not register it"),
             OptionSpec(("-a", "--args"), "args_json", metavar="JSON",
                        help='positional arguments as a JSON array, e.g. "[2, 3]"'),
             OptionSpec(("-k", "--kwargs"), "kwargs_json", metavar="JSON",
