@@ -416,10 +416,9 @@ class PreforkPool(BasePool):
         self._results = _ResultPipe(self._pool._outqueue._reader.fileno())
         size = pipe_size(self._pool._inqueue._writer.fileno())
         self.lookahead_bytes, self.pipe_room = size // 4, size * 3 // 4
-        if hub is not None:
-            self.register_with_event_loop(hub)
-        else:
+        if hub is None:
             self._start_keeper()
+        super().start(hub)
 
     # who drives the pool: the worker's hub, or the fallback thread ---------------------
     def register_with_event_loop(self, hub: Any) -> None:
